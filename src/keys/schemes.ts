@@ -1,0 +1,77 @@
+/**
+ * TLS 1.3 SignatureScheme code points (RFC 8446 section 4.2.3) and what each one means.
+ */
+
+export const SignatureScheme = {
+  rsa_pkcs1_sha256: 0x0401,
+  rsa_pkcs1_sha384: 0x0501,
+  rsa_pkcs1_sha512: 0x0601,
+  ecdsa_secp256r1_sha256: 0x0403,
+  ecdsa_secp384r1_sha384: 0x0503,
+  ecdsa_secp521r1_sha512: 0x0603,
+  rsa_pss_rsae_sha256: 0x0804,
+  rsa_pss_rsae_sha384: 0x0805,
+  rsa_pss_rsae_sha512: 0x0806,
+  ed25519: 0x0807,
+  rsa_pss_pss_sha256: 0x0809,
+  rsa_pss_pss_sha384: 0x080a,
+  rsa_pss_pss_sha512: 0x080b,
+} as const;
+
+export type HashName = "SHA-256" | "SHA-384" | "SHA-512";
+
+export interface SchemeInfo {
+  readonly code: number;
+  readonly name: string;
+  readonly algorithm: "ecdsa" | "rsa-pss" | "rsa-pkcs1" | "ed25519";
+  /** The hash the scheme signs with; undefined for Ed25519 (it hashes internally). */
+  readonly hash?: HashName;
+  /** For ECDSA the curve the key must be on (TLS 1.3 binds the curve to the scheme). */
+  readonly curve?: "P-256" | "P-384" | "P-521";
+}
+
+const INFO: readonly SchemeInfo[] = [
+  { code: 0x0401, name: "rsa_pkcs1_sha256", algorithm: "rsa-pkcs1", hash: "SHA-256" },
+  { code: 0x0501, name: "rsa_pkcs1_sha384", algorithm: "rsa-pkcs1", hash: "SHA-384" },
+  { code: 0x0601, name: "rsa_pkcs1_sha512", algorithm: "rsa-pkcs1", hash: "SHA-512" },
+  {
+    code: 0x0403,
+    name: "ecdsa_secp256r1_sha256",
+    algorithm: "ecdsa",
+    hash: "SHA-256",
+    curve: "P-256",
+  },
+  {
+    code: 0x0503,
+    name: "ecdsa_secp384r1_sha384",
+    algorithm: "ecdsa",
+    hash: "SHA-384",
+    curve: "P-384",
+  },
+  {
+    code: 0x0603,
+    name: "ecdsa_secp521r1_sha512",
+    algorithm: "ecdsa",
+    hash: "SHA-512",
+    curve: "P-521",
+  },
+  { code: 0x0804, name: "rsa_pss_rsae_sha256", algorithm: "rsa-pss", hash: "SHA-256" },
+  { code: 0x0805, name: "rsa_pss_rsae_sha384", algorithm: "rsa-pss", hash: "SHA-384" },
+  { code: 0x0806, name: "rsa_pss_rsae_sha512", algorithm: "rsa-pss", hash: "SHA-512" },
+  { code: 0x0807, name: "ed25519", algorithm: "ed25519" },
+  { code: 0x0809, name: "rsa_pss_pss_sha256", algorithm: "rsa-pss", hash: "SHA-256" },
+  { code: 0x080a, name: "rsa_pss_pss_sha384", algorithm: "rsa-pss", hash: "SHA-384" },
+  { code: 0x080b, name: "rsa_pss_pss_sha512", algorithm: "rsa-pss", hash: "SHA-512" },
+];
+
+const BY_CODE = new Map(INFO.map((i) => [i.code, i]));
+
+/** What a scheme code means, or undefined for a code we do not know. */
+export function schemeInfo(code: number): SchemeInfo | undefined {
+  return BY_CODE.get(code);
+}
+
+/** The scheme's name, or its code in hex for an unknown one (`0x1234`). */
+export function schemeName(code: number): string {
+  return BY_CODE.get(code)?.name ?? `0x${code.toString(16).padStart(4, "0")}`;
+}

@@ -1,0 +1,131 @@
+/**
+ * `deno task setup`: everything the tests, the demo and the benchmarks need, installed only
+ * when missing, so that a second run changes nothing and takes a few seconds.
+ *
+ * 1. Debian packages (apt-get as root; otherwise the exact command is printed and we stop).
+ * 2. npm packages into ./node_modules (`deno install`, pinned by deno.json and deno.lock).
+ * 3. The pkcs11js Node-API addon, built with npm's node-gyp against the local Node headers:
+ *    `deno install` does not run install scripts, and node-gyp must not download headers
+ *    (no internet), so --nodedir points at the headers Node.js shipped with.
+ */
+
+const DEBIAN_PACKAGES = [
+  "softhsm2",
+  "mosquitto",
+  "mosquitto-clients",
+  "openssl",
+  "p11-kit",
+  "p11-kit-modules",
+  "gnutls-bin",
+  "opensc",
+  // Building the pkcs11js addon with node-gyp.
+  "g++",
+  "make",
+  "python3",
+  // `ip link set lo up` inside `unshare -n` (GnuTLS interop tests).
+  "iproute2",
+];
+
+const root = new URL("..", import.meta.url).pathname;
+
+async function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; quiet?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: opts.cwd ?? root,
+    env: opts.env,
+    stdout: opts.quiet ? "piped" : "inherit",
+    stderr: opts.quiet ? "piped" : "inherit",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function fail(message: string): never {
+  console.error(`setup: ${message}`);
+  Deno.exit(1);
+}
+
+async function missingDebianPackages(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const pkg of DEBIAN_PACKAGES) {
+    const r = await run("dpkg-query", ["-W", "-f=${Status}", pkg], { quiet: true });
+    if (r.code !== 0 || !r.stdout.includes("install ok installed")) missing.push(pkg);
+  }
+  return missing;
+}
+
+async function installDebianPackages(): Promise<void> {
+  const missing = await missingDebianPackages();
+  if (missing.length === 0) return;
+  const line = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
+  if (Deno.uid() !== 0) {
+    fail(`missing Debian packages: ${missing.join(", ")}\nRun as root: sudo ${line}`);
+  }
+  console.log(`setup: installing ${missing.join(" ")}`);
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  if ((await run("apt-get", ["update", "-q"], { env })).code !== 0) {
+    fail("apt-get update failed (see above)");
+  }
+  const r = await run("apt-get", line.split(" ").slice(1), { env });
+  if (r.code !== 0) fail(`"${line}" failed (see above)`);
+}
+
+async function installNpmPackages(): Promise<void> {
+  const r = await run(Deno.execPath(), ["install", "--quiet"], { quiet: true });
+  if (r.code !== 0) fail(`"deno install" failed: ${r.stderr.trim()}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The directory holding include/node/node_api.h: npm's nodedir, else the running node's prefix. */
+async function nodeHeadersDir(): Promise<string> {
+  const configured = (await run("npm", ["config", "get", "nodedir"], { quiet: true })).stdout
+    .trim();
+  const candidates = [configured];
+  const which = await run("sh", ["-c", "command -v node"], { quiet: true });
+  if (which.code === 0) {
+    const nodeBin = await Deno.realPath(which.stdout.trim());
+    candidates.push(nodeBin.replace(/\/bin\/[^/]+$/, ""));
+  }
+  for (const dir of candidates) {
+    if (dir && dir !== "undefined" && await exists(`${dir}/include/node/node_api.h`)) return dir;
+  }
+  fail(
+    `cannot find the Node.js headers (include/node/node_api.h) under ${
+      candidates.map((c) => `"${c}"`).join(" or ")
+    }: install the Node.js development headers or set "npm config set nodedir DIR"`,
+  );
+}
+
+async function buildPkcs11Addon(): Promise<void> {
+  const pkgDir = await Deno.realPath(`${root}node_modules/pkcs11js`);
+  if (await exists(`${pkgDir}/build/Release/pkcs11.node`)) return;
+  const npmRoot = (await run("npm", ["root", "-g"], { quiet: true })).stdout.trim();
+  const nodeGyp = `${npmRoot}/npm/node_modules/node-gyp/bin/node-gyp.js`;
+  if (!await exists(nodeGyp)) fail(`npm's node-gyp not found at "${nodeGyp}"`);
+  const nodedir = await nodeHeadersDir();
+  console.log(`setup: building pkcs11js in ${pkgDir}`);
+  const r = await run("node", [nodeGyp, "rebuild", `--nodedir=${nodedir}`], {
+    cwd: pkgDir,
+    quiet: true,
+  });
+  if (r.code !== 0) {
+    console.error(r.stdout, r.stderr);
+    fail(`building the pkcs11js addon failed in "${pkgDir}" (node-gyp output above)`);
+  }
+}
+
+await installDebianPackages();
+await installNpmPackages();
+await buildPkcs11Addon();
