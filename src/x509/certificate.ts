@@ -1,0 +1,212 @@
+/**
+ * Certificates: strict parsing (RFC 5280 section 4.1), PEM chains and files, and small helpers
+ * (common name, SPKI, key match).
+ *
+ * Each X509Certificate gets a private sidecar of exact DER slices (the signed TBS bytes, raw
+ * issuer and subject names, SPKI, extensions read by `_extensions.ts`). Trust decisions use
+ * those bytes, never a re-encoding.
+ */
+import { x509 } from "./_peculiar.ts";
+import { bytesEqual, children, decodeSmallUint, DerError, readOne, TAG, type Tlv } from "./_der.ts";
+import { type Extensions, parseExtensions } from "./_extensions.ts";
+import { CertificateError, CertificateFileError } from "./errors.ts";
+import { decodePem } from "./pem.ts";
+
+export type X509Certificate = x509.X509Certificate;
+
+/** The DER pieces of a certificate that verification depends on. */
+export interface CertificateParts {
+  readonly der: Uint8Array;
+  /** TBSCertificate: the bytes the issuer signed. */
+  readonly tbs: Uint8Array;
+  /** signatureAlgorithm (outer), identical to the TBS `signature` field. */
+  readonly signatureAlgorithm: Tlv;
+  readonly signature: Uint8Array;
+  /** 1, 2 or 3. */
+  readonly version: number;
+  readonly issuer: Uint8Array;
+  readonly subject: Uint8Array;
+  readonly spki: Uint8Array;
+  readonly extensions: Extensions;
+}
+
+const partsCache = new WeakMap<X509Certificate, CertificateParts>();
+
+/** Splits a DER certificate; throws DerError on anything that is not strict DER X.509. */
+function splitCertificate(der: Uint8Array): CertificateParts {
+  const outer = children(readOne(der, TAG.SEQUENCE));
+  if (outer.length !== 3) throw new DerError("Certificate is not a SEQUENCE of 3 elements");
+  const [tbsTlv, sigAlg, sigValue] = outer;
+  const tbs = children(tbsTlv);
+  let i = 0;
+  let version = 1;
+  if (tbs[i]?.tag === 0xa0) {
+    version = decodeSmallUint(readOne(tbs[i++].value)) + 1;
+    // DER: the DEFAULT v1 is never encoded.
+    if (version < 2 || version > 3) throw new DerError(`bad version ${version}`);
+  }
+  const [serial, innerAlg, issuer, validity, subject, spki] = tbs.slice(i, i + 6);
+  if (!spki) throw new DerError("TBSCertificate is too short");
+  if (serial.tag !== TAG.INTEGER || validity.tag !== TAG.SEQUENCE) {
+    throw new DerError("malformed TBSCertificate");
+  }
+  for (const t of [innerAlg, issuer, subject, spki, sigAlg]) {
+    if (t.tag !== TAG.SEQUENCE) throw new DerError("malformed TBSCertificate");
+  }
+  // RFC 5280 4.1.1.2: the outer algorithm MUST be the same as the signed one.
+  if (!bytesEqual(innerAlg.bytes, sigAlg.bytes)) {
+    throw new DerError("signatureAlgorithm differs from the signed TBSCertificate signature field");
+  }
+  i += 6;
+  if (tbs[i]?.tag === 0x81 || tbs[i]?.tag === 0xa1) i++; // issuerUniqueID
+  if (tbs[i]?.tag === 0x82 || tbs[i]?.tag === 0xa2) i++; // subjectUniqueID
+  let extensions: Tlv | undefined;
+  if (tbs[i]?.tag === 0xa3) extensions = tbs[i++];
+  if (i !== tbs.length) throw new DerError("unexpected element in TBSCertificate");
+  if (extensions && version !== 3) throw new DerError("extensions in a version 1 or 2 certificate");
+  if (sigValue.tag !== TAG.BIT_STRING || sigValue.value[0] !== 0) {
+    throw new DerError("signatureValue is not a whole-byte BIT STRING");
+  }
+  return {
+    der,
+    tbs: tbsTlv.bytes,
+    signatureAlgorithm: sigAlg,
+    signature: sigValue.value.subarray(1),
+    version,
+    issuer: issuer.bytes,
+    subject: subject.bytes,
+    spki: spki.bytes,
+    extensions: parseExtensions(extensions),
+  };
+}
+
+/**
+ * Parses one DER certificate, strictly. Throws a CertificateError (decode_error) naming
+ * `where` (e.g. "number 2 of 3 in the chain") when it is not a well-formed X.509 certificate.
+ */
+export function parseCertificate(der: Uint8Array, where = "data"): X509Certificate {
+  const bytes = new Uint8Array(der); // a private copy: the sidecar must not change under us
+  let parts: CertificateParts;
+  let cert: X509Certificate;
+  try {
+    parts = splitCertificate(bytes);
+    cert = new x509.X509Certificate(bytes);
+    // Touch the lazily decoded fields so that a broken name or date fails here, not later.
+    void [cert.subject, cert.issuer, cert.notBefore, cert.notAfter];
+  } catch (e) {
+    throw new CertificateError("decode_error", "", `${where} cannot be decoded: ${message(e)}`, {
+      cause: e,
+    });
+  }
+  partsCache.set(cert, parts);
+  return cert;
+}
+
+/** The DER pieces of `cert` (computed once). Throws CertificateError for a malformed one. */
+export function partsOf(cert: X509Certificate): CertificateParts {
+  let parts = partsCache.get(cert);
+  if (!parts) {
+    try {
+      parts = splitCertificate(new Uint8Array(cert.rawData));
+    } catch (e) {
+      throw new CertificateError(
+        "decode_error",
+        describe(cert),
+        `cannot be decoded: ${message(e)}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    partsCache.set(cert, parts);
+  }
+  return parts;
+}
+
+/** The subject as text for messages (`CN=broker.example, O=Acme`), or the serial when empty. */
+export function describe(cert: X509Certificate): string {
+  return cert.subject || `(empty subject, serial ${cert.serialNumber})`;
+}
+
+/** The DER encoding of `cert` (a copy). */
+export function derOf(cert: X509Certificate): Uint8Array {
+  return new Uint8Array(cert.rawData);
+}
+
+/** The first commonName of the subject, if any (thin-edge's device id). */
+export function commonName(cert: X509Certificate): string | undefined {
+  return cert.subjectName.getField("CN")[0];
+}
+
+/** The DER SubjectPublicKeyInfo exactly as it appears in the certificate (a copy). */
+export function spkiOf(cert: X509Certificate): Uint8Array {
+  return partsOf(cert).spki.slice();
+}
+
+/**
+ * Whether `spkiDer` is the certificate's public key: a byte comparison of the DER
+ * SubjectPublicKeyInfo. Both sides come from DER encoders that emit the same canonical form for
+ * the key types we use (uncompressed EC points, NULL RSA parameters).
+ */
+export function certificateMatchesPublicKey(cert: X509Certificate, spkiDer: Uint8Array): boolean {
+  return bytesEqual(partsOf(cert).spki, spkiDer);
+}
+
+/**
+ * Every CERTIFICATE block of a PEM text, in order (other blocks, such as keys, are skipped).
+ * Throws a SyntaxError when there is none or one cannot be decoded.
+ */
+export function parseCertificateChainPem(text: string): X509Certificate[] {
+  const blocks = decodePem(text).filter((b) => b.label === "CERTIFICATE");
+  if (blocks.length === 0) throw new SyntaxError("No PEM certificate found");
+  return blocks.map((b, i) => {
+    try {
+      return parseCertificate(b.der);
+    } catch (e) {
+      const detail = message((e as Error).cause ?? e);
+      throw new SyntaxError(`Cannot decode certificate ${i + 1} of ${blocks.length}: ${detail}`, {
+        cause: e,
+      });
+    }
+  });
+}
+
+/**
+ * Reads a PEM certificate (chain) file, such as `device.cert_path`: leaf first. Errors name the
+ * file and say what is wrong with it.
+ */
+export async function loadCertificateFile(path: string): Promise<X509Certificate[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new CertificateFileError(path, `Cannot read certificate file "${path}": ${ioReason(e)}`, {
+      cause: e,
+    });
+  }
+  try {
+    return parseCertificateChainPem(text);
+  } catch (e) {
+    const why = (e as Error).message.replace(
+      /^No PEM certificate found$/,
+      "no PEM certificate in it",
+    )
+      .replace(/^Cannot decode/, "cannot decode");
+    throw new CertificateFileError(path, `Cannot use certificate file "${path}": ${why}`, {
+      cause: e,
+    });
+  }
+}
+
+/** A short reason for a failed file operation: "file not found", "permission denied", ... */
+export function ioReason(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "file not found";
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (e instanceof Deno.errors.IsADirectory) return "is a directory";
+  if (e instanceof TypeError && /invalid utf-8|decode/i.test(e.message)) return "not a text file";
+  return message(e);
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
