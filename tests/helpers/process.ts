@@ -10,6 +10,8 @@ export interface StartOptions {
   stdin?: boolean;
   /** Echo the child's output to the test's stderr as it arrives (debugging). */
   echo?: boolean;
+  /** Start from an empty environment (only `env`). */
+  clearEnv?: boolean;
 }
 
 export class TestProcess {
@@ -26,6 +28,7 @@ export class TestProcess {
       args,
       cwd: opts.cwd,
       env: opts.env,
+      clearEnv: opts.clearEnv,
       stdin: opts.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",

@@ -1,0 +1,39 @@
+/**
+ * The commander program: global options and every command group. Each group lives in its own
+ * file and is added here with one `register...(program, ctx)` line.
+ */
+import { Command, Option } from "commander";
+import { LOG_LEVELS } from "../log.ts";
+import { registerConfig } from "./config_cmd.ts";
+import type { CliContext } from "./context.ts";
+import { VERSION } from "./version.ts";
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("hsm-bridge")
+    .description(
+      "thin-edge.io's Cumulocity bridge with the device key kept on a PKCS#11 token",
+    )
+    .version(VERSION, "-V, --version")
+    .option(
+      "-c, --config <file>",
+      "config file (default: $TEDGE_CONFIG_DIR/tedge.toml or /etc/tedge/tedge.toml)",
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level").choices([...LOG_LEVELS]).default("info"),
+    )
+    .showHelpAfterError("(run with --help for usage)")
+    .showSuggestionAfterError(true);
+
+  registerConfig(program, ctx);
+
+  // Every command accepts --help and --version, and the global options before or after it.
+  for (const cmd of allCommands(program)) {
+    cmd.exitOverride();
+    if (cmd !== program) cmd.version(VERSION, "-V, --version");
+  }
+  return program;
+}
+
+function allCommands(cmd: Command): Command[] {
+  return [cmd, ...cmd.commands.flatMap((c) => allCommands(c))];
+}

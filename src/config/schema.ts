@@ -1,0 +1,359 @@
+/**
+ * Every tedge.toml key hsm-bridge reads, in one table: type, default, doc text and example.
+ * The order here is the order of `config list`. COMPAT.md section 1 is the source of truth.
+ */
+import type { Secret } from "../secret.ts";
+import {
+  absPath,
+  anyPath,
+  boolType,
+  durationType,
+  enumType,
+  type HostPort,
+  hostPortType,
+  hostType,
+  nonEmptyString,
+  pkcs11UriType,
+  portType,
+  secretType,
+  stringListType,
+  stringType,
+  topicPrefixType,
+  u32Type,
+  type ValueType,
+} from "./parsers.ts";
+
+export type CryptokiMode = "off" | "module" | "socket";
+
+/** The typed value of each key. Durations are milliseconds. */
+export interface ConfigValues {
+  "device.id": string;
+  "device.cert_path": string;
+  "device.key_path": string;
+  "device.key_uri": string;
+  "device.key_pin": Secret;
+  "device.cryptoki.mode": CryptokiMode;
+  "device.cryptoki.module_path": string;
+  "device.cryptoki.pin": Secret;
+  "device.cryptoki.uri": string;
+  "device.cryptoki.socket_path": string;
+  "device.cryptoki.enable": boolean;
+  "device.cryptoki.serial": string;
+  "device.cryptoki.p11_kit_server_address": string;
+  "c8y.url": string;
+  "c8y.mqtt": HostPort;
+  "c8y.root_cert_path": string;
+  "c8y.bridge.topic_prefix": string;
+  "c8y.bridge.keepalive_interval": number;
+  "c8y.smartrest.templates": string[];
+  "c8y.mapper.mqtt.max_payload_size": number;
+  "mqtt.client.host": string;
+  "mqtt.client.port": number;
+  "mqtt.client.auth.ca_file": string;
+  "mqtt.client.auth.cert_file": string;
+  "mqtt.client.auth.key_file": string;
+  "mqtt.client.auth.username": string;
+  "mqtt.client.auth.password_file": string;
+  "mqtt.bridge.built_in": boolean;
+  "mqtt.bridge.reconnect_policy.initial_interval": number;
+  "mqtt.bridge.reconnect_policy.maximum_interval": number;
+  "mqtt.bridge.reconnect_policy.reset_window": number;
+  "service.type": string;
+  "mqtt.topic_root": string;
+  "mqtt.device_topic_id": string;
+}
+
+export type ConfigKey = keyof ConfigValues;
+
+export interface KeySpec<K extends ConfigKey = ConfigKey> {
+  readonly key: K;
+  readonly type: ValueType<ConfigValues[K]>;
+  readonly doc: string;
+  readonly example: string;
+  /** Default value as text (parsed with `type`), or a note on how the default is derived. */
+  readonly default?: string;
+  readonly derivedDefault?: string;
+  /** PINs: masked by `config list` unless --show-secrets. */
+  readonly secret?: boolean;
+  /** Kept for configs written by the seed project; see COMPAT.md. */
+  readonly legacy?: boolean;
+}
+
+function spec<K extends ConfigKey>(s: KeySpec<K>): KeySpec<K> {
+  return s;
+}
+
+export const SCHEMA: readonly KeySpec[] = [
+  spec({
+    key: "device.id",
+    type: nonEmptyString,
+    doc: "Identifier of the device (MQTT client id towards the cloud). Read from the CN of " +
+      "device.cert_path when the certificate can be read; this stored value is used otherwise.",
+    example: "edge-0001",
+    derivedDefault: "CN of device.cert_path",
+  }),
+  spec({
+    key: "device.cert_path",
+    type: absPath,
+    doc: "Device certificate (PEM, leaf first, then any intermediates) presented to the cloud.",
+    example: "/etc/tedge/device-certs/tedge-certificate.pem",
+    default: "/etc/tedge/device-certs/tedge-certificate.pem",
+  }),
+  spec({
+    key: "device.key_path",
+    type: absPath,
+    doc: "Device private key file (PEM). Ignored when device.cryptoki.mode is not off.",
+    example: "/etc/tedge/device-certs/tedge-private-key.pem",
+    default: "/etc/tedge/device-certs/tedge-private-key.pem",
+  }),
+  spec({
+    key: "device.key_uri",
+    type: pkcs11UriType,
+    doc: "PKCS#11 URI (RFC 7512) of the device key on the token. Without object or id, the key " +
+      "matching the device certificate is used.",
+    example: "pkcs11:token=edge;object=device-key",
+  }),
+  spec({
+    key: "device.key_pin",
+    type: secretType,
+    doc: "User PIN for device.key_uri; wins over device.cryptoki.pin.",
+    example: "123456",
+    secret: true,
+  }),
+  spec({
+    key: "device.cryptoki.mode",
+    type: enumType<CryptokiMode>(["off", "module", "socket"]),
+    doc:
+      "Where the device key lives: off = key file, module = PKCS#11 library loaded in-process, " +
+      "socket = tedge-p11-server (not supported yet).",
+    example: "module",
+    default: "off",
+  }),
+  spec({
+    key: "device.cryptoki.module_path",
+    type: absPath,
+    doc: "PKCS#11 library to load in module mode.",
+    example: "/usr/lib/softhsm/libsofthsm2.so",
+  }),
+  spec({
+    key: "device.cryptoki.pin",
+    type: secretType,
+    doc: "User PIN of the token.",
+    example: "123456",
+    default: "123456",
+    secret: true,
+  }),
+  spec({
+    key: "device.cryptoki.uri",
+    type: pkcs11UriType,
+    doc: "Default key URI, used when device.key_uri is not set.",
+    example: "pkcs11:token=edge",
+  }),
+  spec({
+    key: "device.cryptoki.socket_path",
+    type: anyPath,
+    doc: "Socket of tedge-p11-server in socket mode.",
+    example: "/run/tedge-p11-server/tedge-p11-server.sock",
+    default: "/run/tedge-p11-server/tedge-p11-server.sock",
+  }),
+  spec({
+    key: "device.cryptoki.enable",
+    type: boolType,
+    doc: "Legacy switch: true means mode = module, false means mode = off (mode wins when set).",
+    example: "true",
+    legacy: true,
+  }),
+  spec({
+    key: "device.cryptoki.serial",
+    type: nonEmptyString,
+    doc: "Legacy: serial number of the token to use, same as serial= in the key URI.",
+    example: "4762300fd98237c9",
+    legacy: true,
+  }),
+  spec({
+    key: "device.cryptoki.p11_kit_server_address",
+    type: nonEmptyString,
+    doc: "Address of a p11-kit server, set as P11_KIT_SERVER_ADDRESS before the module " +
+      "(p11-kit-client.so) loads.",
+    example: "unix:path=/run/p11-kit/pkcs11",
+  }),
+  spec({
+    key: "c8y.url",
+    type: hostType,
+    doc: "Cumulocity tenant domain, without scheme.",
+    example: "example.cumulocity.com",
+  }),
+  spec({
+    key: "c8y.mqtt",
+    type: hostPortType,
+    doc: "Cumulocity MQTT endpoint.",
+    example: "example.cumulocity.com:8883",
+    derivedDefault: "c8y.url host, port 8883",
+  }),
+  spec({
+    key: "c8y.root_cert_path",
+    type: absPath,
+    doc: "Trust store for the cloud connection: a PEM file, or a directory read recursively.",
+    example: "/etc/ssl/certs",
+    default: "/etc/ssl/certs",
+  }),
+  spec({
+    key: "c8y.bridge.topic_prefix",
+    type: topicPrefixType,
+    doc: "Local topic prefix of the bridge: c8y/s/us locally is s/us in the cloud.",
+    example: "c8y",
+    default: "c8y",
+  }),
+  spec({
+    key: "c8y.bridge.keepalive_interval",
+    type: durationType,
+    doc: "MQTT keepalive towards the cloud.",
+    example: "60s",
+    default: "60s",
+  }),
+  spec({
+    key: "c8y.smartrest.templates",
+    type: stringListType,
+    doc: "SmartREST templates; each adds the cloud-to-device topic s/dc/<template>.",
+    example: "template-1,template-2",
+    default: "",
+  }),
+  spec({
+    key: "c8y.mapper.mqtt.max_payload_size",
+    type: u32Type,
+    doc:
+      "Largest message forwarded to the cloud, in bytes; larger ones are dropped with a warning.",
+    example: "16184",
+    default: "16184",
+  }),
+  spec({
+    key: "mqtt.client.host",
+    type: hostType,
+    doc: "Local MQTT broker host.",
+    example: "127.0.0.1",
+    default: "127.0.0.1",
+  }),
+  spec({
+    key: "mqtt.client.port",
+    type: portType,
+    doc: "Local MQTT broker port.",
+    example: "1883",
+    default: "1883",
+  }),
+  spec({
+    key: "mqtt.client.auth.ca_file",
+    type: absPath,
+    doc: "CA certificate for a TLS connection to the local broker.",
+    example: "/etc/mosquitto/ca.pem",
+  }),
+  spec({
+    key: "mqtt.client.auth.cert_file",
+    type: absPath,
+    doc: "Client certificate for the local broker.",
+    example: "/etc/mosquitto/client.pem",
+  }),
+  spec({
+    key: "mqtt.client.auth.key_file",
+    type: absPath,
+    doc: "Client key for the local broker.",
+    example: "/etc/mosquitto/client.key",
+  }),
+  spec({
+    key: "mqtt.client.auth.username",
+    type: nonEmptyString,
+    doc: "User name for the local broker.",
+    example: "tedge",
+  }),
+  spec({
+    key: "mqtt.client.auth.password_file",
+    type: absPath,
+    doc: "File holding the password for the local broker.",
+    example: "/etc/tedge/mqtt-password",
+  }),
+  spec({
+    key: "mqtt.bridge.built_in",
+    type: boolType,
+    doc: "thin-edge's built-in bridge switch; hsm-bridge warns when it is false (mosquitto's own " +
+      "bridge may then forward the same topics twice).",
+    example: "true",
+    default: "true",
+  }),
+  spec({
+    key: "mqtt.bridge.reconnect_policy.initial_interval",
+    type: durationType,
+    doc: "First reconnect delay; doubles per failed attempt (with +-50% jitter).",
+    example: "5s",
+    default: "5s",
+  }),
+  spec({
+    key: "mqtt.bridge.reconnect_policy.maximum_interval",
+    type: durationType,
+    doc: "Longest reconnect delay.",
+    example: "10m",
+    default: "10m",
+  }),
+  spec({
+    key: "mqtt.bridge.reconnect_policy.reset_window",
+    type: durationType,
+    doc: "Connection time after which the reconnect delay starts again from the initial interval.",
+    example: "5m",
+    default: "5m",
+  }),
+  spec({
+    key: "service.type",
+    type: nonEmptyString,
+    doc: "Service type reported in the 102 service message.",
+    example: "service",
+    default: "service",
+  }),
+  spec({
+    key: "mqtt.topic_root",
+    type: nonEmptyString,
+    doc: "Root of the local thin-edge topic scheme (health messages).",
+    example: "te",
+    default: "te",
+  }),
+  spec({
+    key: "mqtt.device_topic_id",
+    type: stringType,
+    doc: "Topic id of this device in the thin-edge topic scheme.",
+    example: "device/main//",
+    default: "device/main//",
+  }),
+];
+
+const BY_KEY = new Map<string, KeySpec>(SCHEMA.map((s) => [s.key, s]));
+
+export function keySpec(key: string): KeySpec | undefined {
+  return BY_KEY.get(key);
+}
+
+/** `TEDGE_` + the key upper-cased with `.` as `_`: `TEDGE_C8Y_URL`. */
+export function envName(key: string): string {
+  return `TEDGE_${key.toUpperCase().replaceAll(".", "_")}`;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return row[b.length];
+}
+
+/** Known keys closest to `key` (by edit distance, or sharing its last part), best first. */
+export function suggestKeys(key: string, max = 3): string[] {
+  const last = key.split(".").pop() ?? key;
+  return SCHEMA
+    .map((s) => ({ key: s.key, d: editDistance(key, s.key) }))
+    .filter((s) => s.d <= Math.max(3, Math.floor(key.length / 4)) || s.key.endsWith(`.${last}`))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, max)
+    .map((s) => s.key);
+}

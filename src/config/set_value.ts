@@ -1,0 +1,23 @@
+import { ConfigError } from "./errors.ts";
+import type { TomlValue } from "./parsers.ts";
+import type { ConfigKey } from "./schema.ts";
+import { keySpec } from "./schema.ts";
+
+/**
+ * Parses what a user typed for `config set KEY VALUE` into the value written to the file.
+ * A bad value is a ConfigError naming the key, the value (masked for secrets) and what is
+ * expected.
+ */
+export function parseConfigValue(key: ConfigKey, text: string): TomlValue {
+  const spec = keySpec(key)!;
+  const type = spec.type as { fromString(t: string): unknown; toToml(v: unknown): TomlValue };
+  try {
+    return type.toToml(type.fromString(text));
+  } catch (e) {
+    const shown = spec.secret ? "********" : text;
+    throw new ConfigError(`Invalid value "${shown}" for "${key}": ${(e as Error).message}`, {
+      key,
+      cause: e,
+    });
+  }
+}

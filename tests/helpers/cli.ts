@@ -1,0 +1,84 @@
+/**
+ * Runs `cli.ts` as a separate process, exactly as a user would run the compiled binary, with
+ * the permission set that `deno task compile` bakes into it (deno.json
+ * `permissions.hsm-bridge`), so a missing permission fails here too.
+ */
+import denoJson from "../../deno.json" with { type: "json" };
+import { TestProcess } from "./process.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+export const CLI_PATH = `${ROOT}cli.ts`;
+
+type PermissionValue = boolean | string[] | { allow?: boolean | string[]; deny?: string[] };
+
+/** deno.json's `permissions.hsm-bridge` as command line flags (`--allow-read`, ...). */
+export function permissionFlags(): string[] {
+  const set = (denoJson as { permissions: Record<string, Record<string, PermissionValue>> })
+    .permissions["hsm-bridge"];
+  const flags: string[] = [];
+  for (const [name, value] of Object.entries(set)) {
+    const allow = typeof value === "object" && !Array.isArray(value) ? value.allow : value;
+    if (allow === true) flags.push(`--allow-${name}`);
+    else if (Array.isArray(allow) && allow.length) flags.push(`--allow-${name}=${allow.join(",")}`);
+    if (typeof value === "object" && !Array.isArray(value) && value.deny?.length) {
+      flags.push(`--deny-${name}=${value.deny.join(",")}`);
+    }
+  }
+  return flags;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  stdin?: string;
+}
+
+function denoArgs(args: string[]): string[] {
+  return ["run", "--quiet", "--no-prompt", ...permissionFlags(), CLI_PATH, ...args];
+}
+
+/** Runs `hsm-bridge ARGS...` to completion. The environment is exactly `env` (+ PATH, HOME). */
+export async function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoArgs(args),
+    cwd: opts.cwd ?? ROOT,
+    env: baseEnv(opts.env),
+    clearEnv: true,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Starts `hsm-bridge ARGS...` in the background (for `run`); stop it by handle. */
+export function startCli(args: string[], opts: CliOptions & { echo?: boolean } = {}): TestProcess {
+  return new TestProcess(Deno.execPath(), denoArgs(args), {
+    cwd: opts.cwd ?? ROOT,
+    env: baseEnv(opts.env),
+    clearEnv: true,
+    echo: opts.echo,
+  });
+}
+
+function baseEnv(env: Record<string, string> = {}): Record<string, string> {
+  const keep: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+    const v = Deno.env.get(name);
+    if (v !== undefined) keep[name] = v;
+  }
+  return { ...keep, ...env };
+}
