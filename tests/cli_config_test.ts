@@ -1,6 +1,7 @@
 /** `hsm-bridge config ...` run as a separate process, as a user runs it. */
 import assert from "node:assert/strict";
 import { runCli } from "./helpers/cli.ts";
+import { TestPki } from "./helpers/pki.ts";
 import { tempDir } from "./helpers/process.ts";
 
 const TEDGE_TOML = `# thin-edge.io configuration, written by the installer
@@ -186,4 +187,17 @@ Deno.test("hsm-bridge answers --help and --version, and usage errors exit 2", as
   assert.equal(r.code, 2);
   r = await runCli(["--log-level", "loud", "config", "list"]);
   assert.equal(r.code, 2);
+});
+
+Deno.test("config get device.id reads the CN of device.cert_path, else the stored id", async () => {
+  const { dir, path } = await setup('[device]\nid = "stored-id"\n');
+  await using _ = dir;
+  const pki = await TestPki.create(`${dir.path}/pki`);
+  const device = await pki.device("device", "edge-cn-0042");
+  let r = await runCli(["config", "get", "device.id", "--config", path]);
+  assert.equal(r.stdout, "stored-id\n");
+  r = await runCli(["config", "set", "device.cert_path", device.certPath, "--config", path]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await runCli(["config", "get", "device.id", "--config", path]);
+  assert.equal(r.stdout, "edge-cn-0042\n");
 });

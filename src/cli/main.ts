@@ -6,6 +6,7 @@
 import { CommanderError } from "commander";
 import { isLogEnabled, parseLogLevel, setLogLevel } from "../log.ts";
 import { CliContext, type CliIo, denoIo, type GlobalOptions } from "./context.ts";
+import { readCertificateCn } from "./device_id.ts";
 import { EXIT_OK, EXIT_USAGE, exitCodeOf } from "./errors.ts";
 import { buildProgram } from "./program.ts";
 
@@ -18,7 +19,12 @@ export interface MainOptions {
 export async function main(argv: string[], opts: MainOptions = {}): Promise<number> {
   const io = opts.io ?? denoIo;
   let globals: GlobalOptions = {};
-  const ctx = new CliContext(io, opts.env ?? {}, () => globals, opts.readCertificateCn);
+  const ctx = new CliContext(
+    io,
+    opts.env ?? {},
+    () => globals,
+    opts.readCertificateCn ?? readCertificateCn,
+  );
   const program = buildProgram(ctx);
   program.configureOutput({
     writeOut: (s) => io.stdout(s),
