@@ -26,7 +26,7 @@ export function checkNameConstraints(
     return {
       ok: false,
       unsupported: true,
-      reason: `constrains names of form ${FORMS[other.form] ?? other.form}, which is not supported`,
+      reason: `on ${FORMS[other.form] ?? `form ${other.form}`} names, which are not supported`,
     };
   }
   const permittedDns = (nc.permitted ?? []).filter((s) => s.dns !== undefined);

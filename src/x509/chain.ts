@@ -394,8 +394,9 @@ function checkConstraintsBelow(issuer: X509Certificate, path: X509Certificate[])
       throw new CertificateError(
         result.unsupported ? "unsupported_certificate" : "bad_certificate",
         describe(issuer),
-        `has nameConstraints that ${result.unsupported ? "" : "refuse "}` +
-          (result.unsupported ? result.reason : `"${describe(cert)}": ${result.reason}`),
+        result.unsupported
+          ? `has nameConstraints ${result.reason}`
+          : `has nameConstraints that refuse "${describe(cert)}": ${result.reason}`,
       );
     }
   }
