@@ -1,0 +1,347 @@
+/**
+ * One MQTT connection (one mqtt.js client over one transport, no automatic reconnect): the
+ * bridge reconnects by opening a new `MqttConnection`, with its own backoff.
+ *
+ * Manual acknowledgement of incoming QoS 1 messages works on MQTT 3.1.1 and 5 alike, through
+ * mqtt.js's documented `handleMessage(packet, callback)` hook:
+ *
+ * 1. mqtt.js parses a PUBLISH and calls `handleMessage`; we hand the message to the bridge and
+ *    call back at once with a marker error. mqtt.js then skips the PUBACK (its QoS 1 path only
+ *    sends one when the callback succeeds) and goes on to the next packet, so the broker can
+ *    keep its whole in-flight window coming.
+ * 2. When the other side has taken the message, `ack(messageId)` writes the PUBACK.
+ * 3. A message never acked is redelivered by the broker on the next connection of a
+ *    persistent session (MQTT 3.1.1 section 4.4).
+ *
+ * (`customHandleAcks` would be the other route, but mqtt.js honours it on MQTT 5 only.)
+ */
+import { Buffer } from "node:buffer";
+import { type IClientOptions, MqttClient } from "mqtt";
+import { transportDuplex } from "./duplex.ts";
+import type { ByteTransport, TransportFactory } from "./transport.ts";
+
+export type QoS = 0 | 1;
+
+export interface Will {
+  topic: string;
+  payload: string | Uint8Array;
+  qos: QoS;
+  retain: boolean;
+}
+
+/** A PUBLISH received from the broker. QoS 1 messages wait for `ack(messageId)`. */
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly dup: boolean;
+  /** Set for QoS 1. */
+  readonly messageId?: number;
+}
+
+export interface Subscription {
+  filter: string;
+  qos: QoS;
+  /** MQTT 5 No Local: do not send us our own messages back (section 3.8.3.1). */
+  noLocal?: boolean;
+  /** MQTT 5 Retain Handling 1: retained messages only for a new subscription. */
+  retainOnlyIfNew?: boolean;
+}
+
+export interface MqttConnectionOptions {
+  /** "local" or "cloud": names the broker in errors. */
+  label: string;
+  transport: TransportFactory;
+  clientId: string;
+  protocolVersion: 4 | 5;
+  clean: boolean;
+  keepaliveSeconds: number;
+  /** Transport + CONNACK must complete within this time. */
+  connectTimeoutMs: number;
+  username?: string;
+  password?: string | Uint8Array;
+  will?: Will;
+  /** MQTT 5: session expiry (seconds) for a persistent session; 0xFFFFFFFF = never. */
+  sessionExpirySeconds?: number;
+  /** MQTT 5: how many QoS 1 messages the broker may have unacked towards us. */
+  receiveMaximum?: number;
+  /** Called for every PUBLISH, in order; QoS 1 ones stay unacked until `ack()`. */
+  onMessage: (message: IncomingMessage, connection: MqttConnection) => void;
+  signal?: AbortSignal;
+}
+
+/** The connection could not be established (refused, timed out, transport failed). */
+export class MqttConnectError extends Error {
+  constructor(message: string, readonly code?: string | number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MqttConnectError";
+  }
+}
+
+/** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
+const CONNACK_3_1_1: Record<number, string> = {
+  1: "unacceptable protocol version",
+  2: "identifier rejected",
+  3: "server unavailable",
+  4: "bad user name or password",
+  5: "not authorized",
+};
+
+/** Marker passed to mqtt.js's handleMessage callback: "do not PUBACK yet". */
+const HOLD_ACK = new Error("PUBACK held until the message is forwarded");
+
+type PublishCallback = (error?: Error) => void;
+/** mqtt.js's internal packet writer (used for the delayed PUBACK). */
+function sendPacket(client: MqttClient, packet: Record<string, unknown>): void {
+  (client as unknown as { _sendPacket(p: Record<string, unknown>): void })._sendPacket(packet);
+}
+
+export class MqttConnection {
+  #client!: MqttClient;
+  #open = false;
+  #lastError: Error | undefined;
+  #closeReason: string | undefined;
+  #resolveClosed!: (reason: string) => void;
+  /** Settles with the reason once the connection is gone (never rejects). */
+  readonly closed: Promise<string>;
+  #sessionPresent = false;
+
+  private constructor(readonly options: MqttConnectionOptions) {
+    this.closed = new Promise((r) => this.#resolveClosed = r);
+  }
+
+  /** Connects: transport, CONNECT, CONNACK. Throws MqttConnectError when that fails. */
+  static async open(options: MqttConnectionOptions): Promise<MqttConnection> {
+    const conn = new MqttConnection(options);
+    const deadline = Date.now() + options.connectTimeoutMs;
+    const transport = await withTimeout(
+      options.transport(options.signal),
+      options.connectTimeoutMs,
+      options.signal,
+      `${options.label} broker: connect timed out after ${options.connectTimeoutMs} ms`,
+    );
+    await conn.#start(transport, Math.max(1, deadline - Date.now()));
+    return conn;
+  }
+
+  /** Whether the broker told us it still had our session (CONNACK session present). */
+  get sessionPresent(): boolean {
+    return this.#sessionPresent;
+  }
+
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  #start(transport: ByteTransport, timeoutMs: number): Promise<void> {
+    const o = this.options;
+    const properties: Record<string, number> = {};
+    if (o.protocolVersion === 5) {
+      if (o.sessionExpirySeconds !== undefined) {
+        properties.sessionExpiryInterval = o.sessionExpirySeconds;
+      }
+      if (o.receiveMaximum !== undefined) properties.receiveMaximum = o.receiveMaximum;
+    }
+    const clientOptions: IClientOptions = {
+      clientId: o.clientId,
+      protocolVersion: o.protocolVersion,
+      clean: o.clean,
+      keepalive: o.keepaliveSeconds,
+      connectTimeout: timeoutMs,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      queueQoSZero: false,
+      username: o.username,
+      password: typeof o.password === "string" || o.password === undefined
+        ? o.password
+        : Buffer.from(o.password),
+      will: o.will
+        ? {
+          topic: o.will.topic,
+          payload: toBuffer(o.will.payload),
+          qos: o.will.qos,
+          retain: o.will.retain,
+        }
+        : undefined,
+      properties: Object.keys(properties).length ? properties : undefined,
+    };
+    const duplex = transportDuplex(transport);
+    const client = new MqttClient(() => duplex, clientOptions);
+    this.#client = client;
+    client.handleMessage = (packet, callback) => {
+      const qos = packet.qos === 0 ? 0 : 1;
+      const message: IncomingMessage = {
+        topic: packet.topic,
+        payload: packet.payload as Buffer,
+        qos,
+        retain: packet.retain,
+        dup: packet.dup,
+        messageId: qos === 1 ? packet.messageId : undefined,
+      };
+      try {
+        this.options.onMessage(message, this);
+      } finally {
+        // QoS 1: no PUBACK now (see the top of this file). QoS 2 is never subscribed to.
+        if (packet.qos === 1) callback(HOLD_ACK);
+        else callback();
+      }
+    };
+    client.on("error", (e) => {
+      if (e !== HOLD_ACK) this.#lastError = e;
+    });
+    client.on("disconnect", (packet) => {
+      this.#lastError = new Error(`broker sent DISCONNECT (reason code ${packet.reasonCode})`);
+    });
+    client.on("close", () => this.#onClose());
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => client.end(true);
+      o.signal?.addEventListener("abort", onAbort, { once: true });
+      client.once("connect", (connack) => {
+        o.signal?.removeEventListener("abort", onAbort);
+        this.#open = true;
+        this.#sessionPresent = connack.sessionPresent;
+        resolve();
+      });
+      this.closed.then((reason) => {
+        o.signal?.removeEventListener("abort", onAbort);
+        if (!this.#open) {
+          reject(
+            new MqttConnectError(`${o.label} broker: ${reason}`, codeOf(this.#lastError), {
+              cause: this.#lastError,
+            }),
+          );
+        }
+      });
+    });
+  }
+
+  #onClose(): void {
+    if (this.#closeReason !== undefined) return;
+    this.#open = false;
+    this.#closeReason = this.#describeClose();
+    // A closed mqtt.js client must not try to reconnect or keep timers.
+    this.#client.end(true);
+    this.#resolveClosed(this.#closeReason);
+  }
+
+  #describeClose(): string {
+    const e = this.#lastError;
+    if (!e) return this.options.signal?.aborted ? "aborted" : "connection closed by the peer";
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "number" && /^Connection refused/.test(e.message)) {
+      const text = this.options.protocolVersion === 4 ? CONNACK_3_1_1[code] : undefined;
+      return `connection refused: ${text ?? e.message.replace(/^Connection refused: /, "")}` +
+        ` (code ${code})`;
+    }
+    if (e.message === "connack timeout") {
+      return `no CONNACK within ${this.options.connectTimeoutMs} ms`;
+    }
+    return e.message;
+  }
+
+  /**
+   * Subscribes; resolves with the granted QoS per filter (128 = refused by the broker).
+   */
+  subscribe(subscriptions: Subscription[]): Promise<number[]> {
+    const map: Record<string, { qos: QoS; nl?: boolean; rh?: number }> = {};
+    for (const s of subscriptions) {
+      map[s.filter] = this.options.protocolVersion === 5
+        ? { qos: s.qos, nl: s.noLocal ?? false, rh: s.retainOnlyIfNew ? 1 : 0 }
+        : { qos: s.qos };
+    }
+    return new Promise((resolve, reject) => {
+      this.#client.subscribe(map, (err, granted) => {
+        if (err) reject(err);
+        else {
+          const byTopic = new Map((granted ?? []).map((g) => [g.topic, g.qos]));
+          resolve(subscriptions.map((s) => byTopic.get(s.filter) ?? 128));
+        }
+      });
+    });
+  }
+
+  /**
+   * Publishes. QoS 1: `callback` runs on the broker's PUBACK (with an error carrying a numeric
+   * `code` when an MQTT 5 broker refused the message); QoS 0: once written.
+   */
+  publish(
+    topic: string,
+    payload: Uint8Array | string,
+    opts: { qos: QoS; retain: boolean },
+    callback?: PublishCallback,
+  ): void {
+    this.#client.publish(topic, toBuffer(payload), opts, (err) => callback?.(err));
+  }
+
+  /** Sends the PUBACK of a held QoS 1 message (nothing when the connection is gone). */
+  ack(messageId: number): void {
+    if (!this.#open) return;
+    // No reason code on MQTT 3.1.1; 0 (success) on MQTT 5.
+    const packet = this.options.protocolVersion === 5
+      ? { cmd: "puback", messageId, reasonCode: 0 }
+      : { cmd: "puback", messageId };
+    sendPacket(this.#client, packet);
+  }
+
+  /** Sends DISCONNECT and closes (no last will). Resolves once closed. */
+  async end(timeoutMs = 2_000): Promise<void> {
+    if (this.#open) {
+      this.#lastError = new Error("disconnected by the bridge");
+      this.#client.end(false);
+      const timer = setTimeout(() => this.#client.end(true), timeoutMs);
+      await this.closed;
+      clearTimeout(timer);
+    } else {
+      this.destroy("closed by the bridge");
+      await this.closed;
+    }
+  }
+
+  /** Drops the connection at once (the broker sends our last will). */
+  destroy(reason = "closed by the bridge"): void {
+    if (this.#closeReason === undefined) this.#lastError = new Error(reason);
+    this.#client.end(true);
+  }
+}
+
+function toBuffer(payload: Uint8Array | string): Buffer | string {
+  if (typeof payload === "string" || Buffer.isBuffer(payload)) return payload as Buffer | string;
+  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}
+
+function codeOf(e: Error | undefined): string | number | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" || typeof code === "number" ? code : undefined;
+}
+
+async function withTimeout<T extends ByteTransport>(
+  promise: Promise<T>,
+  ms: number,
+  signal: AbortSignal | undefined,
+  message: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new MqttConnectError(message, "ETIMEDOUT")), ms);
+    onAbort = () => reject(new MqttConnectError("connect aborted", "EABORT"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, guard]);
+  } catch (e) {
+    // A transport that arrives after we gave up must not leak.
+    promise.then((t) => t.close(), () => {});
+    if (e instanceof MqttConnectError) throw e;
+    const code = (e as { code?: unknown }).code;
+    throw new MqttConnectError(
+      `${message.split(":")[0]}: ${(e as Error).message}`,
+      typeof code === "string" ? code : undefined,
+      { cause: e },
+    );
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+  }
+}

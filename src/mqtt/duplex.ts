@@ -1,0 +1,84 @@
+/**
+ * A Node Duplex over a `ByteTransport`, for mqtt.js. Three details matter:
+ *
+ * - `allowHalfOpen: false`: when the peer closes, the Duplex ends its writable side too and
+ *   emits `close`, which is how mqtt.js learns the connection is gone.
+ * - Errors carry a `.code` (mqtt.js drops stream errors without one, and would then wait for a
+ *   keepalive timeout to notice).
+ * - `writev`: mqtt-packet writes each packet in several small pieces inside cork/uncork; the
+ *   pieces written while a previous write is in flight arrive here together and go out as one
+ *   transport write (one TLS record instead of five).
+ */
+import { Buffer } from "node:buffer";
+import { Duplex } from "node:stream";
+import { type ByteTransport, TransportError } from "./transport.ts";
+
+/** Wraps a connected transport; destroying the Duplex closes the transport. */
+export function transportDuplex(transport: ByteTransport): Duplex {
+  let reading = false;
+  let finished = false;
+
+  const duplex = new Duplex({
+    allowHalfOpen: false,
+
+    read() {
+      if (reading || finished) return;
+      reading = true;
+      pump();
+    },
+
+    write(chunk: Buffer, _encoding, callback) {
+      transport.write(chunk).then(() => callback(), (e) => callback(TransportError.from(e)));
+    },
+
+    writev(chunks: { chunk: Buffer }[], callback) {
+      const data = chunks.length === 1
+        ? chunks[0].chunk
+        : Buffer.concat(chunks.map((c) => c.chunk));
+      transport.write(data).then(() => callback(), (e) => callback(TransportError.from(e)));
+    },
+
+    final(callback) {
+      // Our side is done writing (after DISCONNECT): close the transport, which also ends the
+      // readable side once the peer sees the close.
+      transport.close().then(() => callback(), (e) => callback(TransportError.from(e)));
+    },
+
+    destroy(error, callback) {
+      finished = true;
+      transport.close().catch(() => {}).finally(() => callback(error));
+    },
+  });
+
+  async function pump(): Promise<void> {
+    try {
+      while (!finished) {
+        const chunk = await transport.read();
+        if (chunk === null) {
+          finished = true;
+          duplex.push(null);
+          return;
+        }
+        if (chunk.length === 0) continue;
+        const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        if (!duplex.push(buf)) break;
+      }
+    } catch (e) {
+      finished = true;
+      duplex.destroy(TransportError.from(e, "ECONNRESET"));
+      return;
+    } finally {
+      reading = false;
+    }
+  }
+
+  // A transport that closes under us (peer reset seen by the TLS layer, say) ends the stream.
+  transport.closed?.then(() => {
+    if (!finished && !duplex.destroyed) {
+      // Let pending reads drain first; read() returns null after close.
+      duplex.read(0);
+    }
+  }, () => {});
+
+  return duplex;
+}
