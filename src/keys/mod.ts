@@ -3,11 +3,36 @@
  */
 export type { KeyType, Signer, SigningKey } from "./signing_key.ts";
 export {
+  hashLength,
   type HashName,
   type SchemeInfo,
   schemeInfo,
   schemeName,
+  schemesForKeyType,
   SignatureScheme,
 } from "./schemes.ts";
 export { ecdsaCoordinateSize, ecdsaDerToRaw, ecdsaRawToDer } from "./ecdsa_der.ts";
 export { Secret } from "../secret.ts";
+export type { ClosableSigningKey } from "./_key_base.ts";
+export {
+  type Curve,
+  describeKeyType,
+  ecSpki,
+  ed25519Spki,
+  parseSpki,
+  rsaSpki,
+  sameKey,
+  verifySignature,
+} from "./spki.ts";
+export {
+  formatRv,
+  KeyConfigError,
+  KeyFileError,
+  KeyMismatchError,
+  PinError,
+  Pkcs11Error,
+  type Rv,
+  SignTimeoutError,
+  TokenNotFoundError,
+} from "./errors.ts";
+export { loadFileKey, MIN_FILE_RSA_BITS } from "./file/mod.ts";

@@ -1,6 +1,7 @@
 /**
  * TLS 1.3 SignatureScheme code points (RFC 8446 section 4.2.3) and what each one means.
  */
+import type { KeyType } from "./signing_key.ts";
 
 export const SignatureScheme = {
   rsa_pkcs1_sha256: 0x0401,
@@ -74,4 +75,35 @@ export function schemeInfo(code: number): SchemeInfo | undefined {
 /** The scheme's name, or its code in hex for an unknown one (`0x1234`). */
 export function schemeName(code: number): string {
   return BY_CODE.get(code)?.name ?? `0x${code.toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * The TLS 1.3 schemes a key of this type can produce, most preferred first. TLS 1.3 binds each
+ * ECDSA scheme to one curve (RFC 8446 section 4.2.3) and never uses RSA PKCS#1 v1.5 for
+ * CertificateVerify, so RSA keys offer the rsae PSS schemes only.
+ */
+export function schemesForKeyType(keyType: KeyType): number[] {
+  switch (keyType.kind) {
+    case "ec":
+      return [
+        keyType.curve === "P-256"
+          ? SignatureScheme.ecdsa_secp256r1_sha256
+          : keyType.curve === "P-384"
+          ? SignatureScheme.ecdsa_secp384r1_sha384
+          : SignatureScheme.ecdsa_secp521r1_sha512,
+      ];
+    case "rsa":
+      return [
+        SignatureScheme.rsa_pss_rsae_sha256,
+        SignatureScheme.rsa_pss_rsae_sha384,
+        SignatureScheme.rsa_pss_rsae_sha512,
+      ];
+    case "ed25519":
+      return [SignatureScheme.ed25519];
+  }
+}
+
+/** PSS salt length for a hash: TLS 1.3 requires it to equal the digest length (section 4.2.3). */
+export function hashLength(hash: HashName): number {
+  return hash === "SHA-256" ? 32 : hash === "SHA-384" ? 48 : 64;
 }

@@ -1,0 +1,95 @@
+/**
+ * Error classes of the key providers. `exitCode = 78` (EX_CONFIG) marks a configuration or
+ * credential problem that a restart cannot fix (the systemd unit does not restart on 78);
+ * everything else (a token that is unplugged, a signature that timed out) exits 1.
+ * No message ever contains a PIN: URIs are printed without their `pin-value`.
+ */
+
+/** A PKCS#11 return value: its CKR_ name and numeric code. */
+export interface Rv {
+  readonly name: string;
+  readonly code: number;
+}
+
+export function formatRv(rv: Rv): string {
+  return `${rv.name} (0x${rv.code.toString(16).padStart(8, "0")})`;
+}
+
+interface KeyErrorOptions {
+  cause?: unknown;
+  rv?: Rv;
+}
+
+/** A configuration or credential problem: bad key file, missing module, no such key. */
+export class KeyConfigError extends Error {
+  override name = "KeyConfigError";
+  readonly exitCode = 78;
+  readonly rv?: Rv;
+
+  constructor(message: string, opts: KeyErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.rv = opts.rv;
+  }
+}
+
+/** A key file that cannot be used (missing, encrypted, of a type we cannot sign with). */
+export class KeyFileError extends KeyConfigError {
+  override name = "KeyFileError";
+
+  constructor(readonly path: string, detail: string, opts: KeyErrorOptions = {}) {
+    super(`Cannot load private key file "${path}": ${detail}`, opts);
+  }
+}
+
+/** The key's public half is not the public key in the device certificate. */
+export class KeyMismatchError extends KeyConfigError {
+  override name = "KeyMismatchError";
+
+  constructor(readonly key: string, readonly certificate: string, detail = "") {
+    super(
+      `Private key ${key} does not match the public key of certificate ${certificate}` +
+        (detail ? `: ${detail}` : ""),
+    );
+  }
+}
+
+/**
+ * A PKCS#11 call failed. `exitCode` is 78 only when the failure is a configuration or credential
+ * problem; a device error or a lost token exits 1 so that the service is restarted.
+ */
+export class Pkcs11Error extends Error {
+  override name = "Pkcs11Error";
+  readonly rv?: Rv;
+  /** The Cryptoki function that failed (`C_Login`), when one did. */
+  readonly fn?: string;
+  readonly exitCode?: 78;
+
+  constructor(
+    message: string,
+    opts: KeyErrorOptions & { fn?: string; config?: boolean } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.rv = opts.rv;
+    this.fn = opts.fn;
+    if (opts.config) this.exitCode = 78;
+  }
+}
+
+/** A wrong or locked PIN. Never retried in the same process (tokens lock after a few tries). */
+export class PinError extends Pkcs11Error {
+  override name = "PinError";
+
+  constructor(message: string, readonly token: string, opts: KeyErrorOptions & { fn?: string }) {
+    super(message, { ...opts, config: true });
+  }
+}
+
+/** No (matching) token is present: the device may be unplugged; a restart may help. */
+export class TokenNotFoundError extends Pkcs11Error {
+  override name = "TokenNotFoundError";
+}
+
+/** The token did not answer a signing request in time. */
+export class SignTimeoutError extends Pkcs11Error {
+  override name = "SignTimeoutError";
+}

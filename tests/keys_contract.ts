@@ -1,0 +1,126 @@
+/**
+ * The SigningKey contract (ARCHITECTURE.md style 10): one suite, run against every provider and
+ * key type. Signatures are checked with WebCrypto directly, using the public key taken from the
+ * device certificate, so the oracle shares no code with the providers.
+ */
+import assert from "node:assert/strict";
+import { x509 } from "../src/x509/mod.ts";
+import { ecdsaDerToRaw, schemeInfo, schemeName, type SigningKey } from "../src/keys/mod.ts";
+
+const UNKNOWN_SCHEME = 0xfefe;
+
+/** Verifies a TLS-form signature with WebCrypto (the test oracle). */
+export async function webCryptoVerify(
+  spki: Uint8Array,
+  scheme: number,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  const info = schemeInfo(scheme)!;
+  const spkiCopy = new Uint8Array(spki);
+  if (info.algorithm === "ecdsa") {
+    const size = info.curve === "P-256" ? 32 : info.curve === "P-384" ? 48 : 66;
+    const key = await crypto.subtle.importKey(
+      "spki",
+      spkiCopy,
+      { name: "ECDSA", namedCurve: info.curve! },
+      false,
+      ["verify"],
+    );
+    const raw = ecdsaDerToRaw(signature, size);
+    return await crypto.subtle.verify(
+      { name: "ECDSA", hash: info.hash! },
+      key,
+      new Uint8Array(raw),
+      new Uint8Array(message),
+    );
+  }
+  if (info.algorithm === "rsa-pss") {
+    const key = await crypto.subtle.importKey(
+      "spki",
+      spkiCopy,
+      { name: "RSA-PSS", hash: info.hash! },
+      false,
+      ["verify"],
+    );
+    const saltLength = { "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 }[info.hash!];
+    return await crypto.subtle.verify(
+      { name: "RSA-PSS", saltLength },
+      key,
+      new Uint8Array(signature),
+      new Uint8Array(message),
+    );
+  }
+  const key = await crypto.subtle.importKey("spki", spkiCopy, { name: "Ed25519" }, false, [
+    "verify",
+  ]);
+  return await crypto.subtle.verify(
+    { name: "Ed25519" },
+    key,
+    new Uint8Array(signature),
+    new Uint8Array(message),
+  );
+}
+
+export interface ContractExpectation {
+  /** The device certificate (PEM or parsed) whose public key must verify every signature. */
+  certificatePem: string;
+  schemes: readonly number[];
+  keyType: SigningKey["keyType"];
+}
+
+/** Runs the contract as test steps of `t`. */
+export async function signingKeyContract(
+  t: Deno.TestContext,
+  key: SigningKey,
+  expected: ContractExpectation,
+): Promise<void> {
+  const cert = new x509.X509Certificate(expected.certificatePem);
+  const certSpki = new Uint8Array(cert.publicKey.rawData);
+
+  await t.step("describes its key type and schemes", () => {
+    assert.deepEqual(key.keyType, expected.keyType);
+    assert.deepEqual([...key.schemes], [...expected.schemes]);
+    assert.ok(key.description.length > 0);
+    assert.doesNotMatch(key.description, /pin-value/);
+  });
+
+  await t.step("publishes the certificate's public key", async () => {
+    const fromKey = await crypto.subtle.digest("SHA-256", new Uint8Array(key.publicKeySpki));
+    const fromCert = await crypto.subtle.digest("SHA-256", certSpki);
+    assert.deepEqual(new Uint8Array(fromKey), new Uint8Array(fromCert));
+  });
+
+  await t.step("chooses its own preference among the offered schemes", () => {
+    assert.equal(key.chooseScheme([]), undefined);
+    assert.equal(key.chooseScheme([UNKNOWN_SCHEME]), undefined);
+    const reversed = [UNKNOWN_SCHEME, ...[...expected.schemes].reverse()];
+    assert.equal(key.chooseScheme(reversed)?.scheme, expected.schemes[0]);
+  });
+
+  for (const scheme of expected.schemes) {
+    await t.step(
+      `signs with ${schemeName(scheme)} and the certificate key verifies it`,
+      async () => {
+        const signer = key.chooseScheme([scheme]);
+        assert.ok(signer, `no signer for ${schemeName(scheme)}`);
+        assert.equal(signer.scheme, scheme);
+        const message = crypto.getRandomValues(new Uint8Array(130));
+        const signature = await signer.sign(message);
+        assert.ok(await webCryptoVerify(certSpki, scheme, message, signature));
+        const other = new Uint8Array(message);
+        other[0] ^= 1;
+        assert.equal(await webCryptoVerify(certSpki, scheme, other, signature), false);
+      },
+    );
+  }
+
+  await t.step("signs concurrent requests correctly", async () => {
+    const signer = key.chooseScheme(expected.schemes)!;
+    const messages = [1, 2, 3, 4].map((n) => new TextEncoder().encode(`concurrent ${n}`));
+    const signatures = await Promise.all(messages.map((m) => signer.sign(m)));
+    for (let i = 0; i < messages.length; i++) {
+      assert.ok(await webCryptoVerify(certSpki, signer.scheme, messages[i], signatures[i]));
+    }
+  });
+}
