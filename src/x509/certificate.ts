@@ -84,7 +84,7 @@ function splitCertificate(der: Uint8Array): CertificateParts {
  * Parses one DER certificate, strictly. Throws a CertificateError (decode_error) naming
  * `where` (e.g. "number 2 of 3 in the chain") when it is not a well-formed X.509 certificate.
  */
-export function parseCertificate(der: Uint8Array, where = "data"): X509Certificate {
+export function parseCertificate(der: Uint8Array, where = ""): X509Certificate {
   const bytes = new Uint8Array(der); // a private copy: the sidecar must not change under us
   let parts: CertificateParts;
   let cert: X509Certificate;
@@ -94,9 +94,8 @@ export function parseCertificate(der: Uint8Array, where = "data"): X509Certifica
     // Touch the lazily decoded fields so that a broken name or date fails here, not later.
     void [cert.subject, cert.issuer, cert.notBefore, cert.notAfter];
   } catch (e) {
-    throw new CertificateError("decode_error", "", `${where} cannot be decoded: ${message(e)}`, {
-      cause: e,
-    });
+    const what = where ? `${where} cannot be decoded` : "cannot be decoded";
+    throw new CertificateError("decode_error", "", `${what}: ${message(e)}`, { cause: e });
   }
   partsCache.set(cert, parts);
   return cert;
@@ -163,7 +162,7 @@ export function parseCertificateChainPem(text: string): X509Certificate[] {
     try {
       return parseCertificate(b.der);
     } catch (e) {
-      const detail = message((e as Error).cause ?? e);
+      const detail = decodeFailure(e);
       throw new SyntaxError(`Cannot decode certificate ${i + 1} of ${blocks.length}: ${detail}`, {
         cause: e,
       });
@@ -205,6 +204,11 @@ export function ioReason(e: unknown): string {
   if (e instanceof Deno.errors.IsADirectory) return "is a directory";
   if (e instanceof TypeError && /invalid utf-8|decode/i.test(e.message)) return "not a text file";
   return message(e);
+}
+
+/** The low-level reason a certificate did not decode (the DER or parser message). */
+export function decodeFailure(e: unknown): string {
+  return message(e instanceof CertificateError && e.cause ? e.cause : e);
 }
 
 function message(e: unknown): string {

@@ -6,6 +6,7 @@
  */
 import { bytesEqual } from "./_der.ts";
 import {
+  decodeFailure,
   ioReason,
   parseCertificate,
   parseCertificateChainPem,
@@ -131,7 +132,7 @@ export class TrustStore {
       try {
         this.#add(parseCertificate(block.der));
       } catch (e) {
-        skipped.push(`${file}: certificate ${i + 1}: ${(e as Error).message}`);
+        skipped.push(`${file}: cannot decode certificate ${i + 1}: ${decodeFailure(e)}`);
       }
     }
   }
