@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CertificateError, spkiOf, TrustStore, verifyServerChain } from "./mod.ts";
+import { TestPki } from "../../tests/helpers/pki.ts";
 import { CLIENT_AUTH, issue, type Kind, simpleChain, tamper } from "./_test_pki.ts";
 
 const DAY = 86_400_000;
@@ -319,5 +320,25 @@ Deno.test("verifyServerChain() refuses a server name that is neither DNS nor IP"
         message: `Invalid server name "${name}": expected a DNS name or an IP address`,
       },
     );
+  }
+});
+
+Deno.test("verifyServerChain() accepts the chains of tests/helpers/pki.ts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "x509-testpki-" });
+  try {
+    const pki = await TestPki.create(dir, { kind: "rsa2048" });
+    const int = await pki.intermediate("Test Intermediate", { kind: "p384", pathLength: 0 });
+    const server = await pki.server("server", { issuer: int, kind: "ed25519" });
+    const trustStore = await TrustStore.load(pki.caPath);
+    for (const serverName of ["localhost", "127.0.0.1", "::1"]) {
+      const result = await verifyServerChain({
+        chain: [server.cert, int.cert].map((c) => new Uint8Array(c.rawData)),
+        serverName,
+        trustStore,
+      });
+      assert.equal(result.path.length, 3);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { ecdsaDerToRaw, importVerifyKey, publicKeyInfo, spkiOf } from "./mod.ts";
+import { signatureAlgorithm } from "./signature.ts";
+import { concat, issue, type Kind } from "./_test_pki.ts";
+import { encodeTlv, readOne } from "./_der.ts";
+
+Deno.test("publicKeyInfo() tells key types, curves and RSA sizes", async () => {
+  const expected: [Kind, unknown][] = [
+    ["rsa", { kind: "rsa", bits: 2048, pssOnly: false }],
+    ["p256", { kind: "ec", curve: "P-256" }],
+    ["p384", { kind: "ec", curve: "P-384" }],
+    ["p521", { kind: "ec", curve: "P-521" }],
+    ["ed25519", { kind: "ed25519" }],
+  ];
+  for (const [kind, info] of expected) {
+    const { cert } = await issue({ subject: `CN=${kind}`, kind });
+    assert.deepEqual(publicKeyInfo(spkiOf(cert)), info);
+  }
+  const x25519 = await crypto.subtle.generateKey({ name: "X25519" }, true, [
+    "deriveBits",
+  ]) as CryptoKeyPair;
+  const spki = new Uint8Array(await crypto.subtle.exportKey("spki", x25519.publicKey));
+  assert.throws(() => publicKeyInfo(spki), {
+    name: "UnsupportedAlgorithmError",
+    message: "public key algorithm 1.3.101.110",
+  });
+});
+
+/** An AlgorithmIdentifier for RSASSA-PSS with the given parameter fields. */
+function pss(...fields: Uint8Array[]) {
+  const oid = encodeTlv(
+    0x06,
+    new Uint8Array([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a]),
+  );
+  return readOne(encodeTlv(0x30, concat([oid, encodeTlv(0x30, concat(fields))])));
+}
+const sha = (last: number) =>
+  encodeTlv(
+    0x30,
+    concat([
+      encodeTlv(0x06, new Uint8Array([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, last])),
+      new Uint8Array([5, 0]),
+    ]),
+  );
+const mgf1 = (hash: Uint8Array) =>
+  encodeTlv(
+    0x30,
+    concat([
+      encodeTlv(0x06, new Uint8Array([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08])),
+      hash,
+    ]),
+  );
+const int = (n: number) => encodeTlv(0x02, new Uint8Array([n]));
+
+Deno.test("signatureAlgorithm() reads RSA-PSS parameters (RFC 4055 3.1) and refuses SHA-1", () => {
+  assert.deepEqual(
+    signatureAlgorithm(
+      pss(encodeTlv(0xa0, sha(1)), encodeTlv(0xa1, mgf1(sha(1))), encodeTlv(0xa2, int(32))),
+    ),
+    { kind: "rsa-pss", hash: "SHA-256", saltLength: 32 },
+  );
+  assert.deepEqual(
+    signatureAlgorithm(
+      pss(
+        encodeTlv(0xa0, sha(2)),
+        encodeTlv(0xa1, mgf1(sha(2))),
+        encodeTlv(0xa2, int(48)),
+        encodeTlv(0xa3, int(1)),
+      ),
+    ),
+    { kind: "rsa-pss", hash: "SHA-384", saltLength: 48 },
+  );
+  assert.throws(() => signatureAlgorithm(pss()), { message: "RSA-PSS with SHA-1 is not accepted" });
+  assert.throws(
+    () => signatureAlgorithm(pss(encodeTlv(0xa0, sha(1)), encodeTlv(0xa1, mgf1(sha(3))))),
+    { message: "RSA-PSS with MGF1 over another hash" },
+  );
+  assert.throws(
+    () =>
+      signatureAlgorithm(
+        pss(encodeTlv(0xa0, sha(1)), encodeTlv(0xa1, mgf1(sha(1))), encodeTlv(0xa3, int(2))),
+      ),
+    { message: "RSA-PSS trailer field is not 1" },
+  );
+});
+
+Deno.test("ecdsaDerToRaw() pads r and s and refuses malformed or oversized values", () => {
+  const sig = encodeTlv(
+    0x30,
+    concat([encodeTlv(0x02, new Uint8Array([0x00, 0x80])), encodeTlv(0x02, new Uint8Array([1]))]),
+  );
+  const raw = ecdsaDerToRaw(sig, 32)!;
+  assert.equal(raw.length, 64);
+  assert.equal(raw[31], 0x80);
+  assert.equal(raw[63], 1);
+  assert.equal(ecdsaDerToRaw(sig.subarray(0, sig.length - 1), 32), null);
+  const big = encodeTlv(
+    0x30,
+    concat([encodeTlv(0x02, new Uint8Array(33).fill(1)), encodeTlv(0x02, new Uint8Array([1]))]),
+  );
+  assert.equal(ecdsaDerToRaw(big, 32), null);
+  const negative = encodeTlv(
+    0x30,
+    concat([encodeTlv(0x02, new Uint8Array([0x80])), encodeTlv(0x02, new Uint8Array([1]))]),
+  );
+  assert.equal(ecdsaDerToRaw(negative, 32), null);
+});
+
+Deno.test("importVerifyKey() gives a WebCrypto key that checks a real signature", async () => {
+  const { cert, keys } = await issue({ subject: "CN=k", kind: "p384" });
+  const key = await importVerifyKey(spkiOf(cert), { name: "ECDSA", namedCurve: "P-384" });
+  const data = new TextEncoder().encode("hello");
+  const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-384" }, keys.privateKey, data);
+  assert.equal(
+    await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-384" }, key, sig, data),
+    true,
+  );
+});
