@@ -218,6 +218,18 @@ Deno.test("verifyServerChain() ends in an error, not a hang, on issuer loops and
   );
 });
 
+Deno.test("verifyServerChain() bounds the work a chain of look-alike CAs can cause", async () => {
+  // 15 distinct self-issued CAs sharing one name and key: each verifies as the issuer of every
+  // other, so the candidate paths multiply; none reaches an anchor.
+  const twins: Issued[] = [];
+  for (let i = 0; i < 15; i++) twins.push(await issue({ subject: "CN=Twin CA", slot: 30 }));
+  await rejects(
+    verify([await leafOf(twins[0]), ...twins], [await root()]),
+    "certificate_unknown",
+    'Certificate "CN=broker.example" has too many candidate issuers (over 64 signatures checked)',
+  );
+});
+
 Deno.test("verifyServerChain() applies DNS and IP name constraints of a CA", async () => {
   const r = await root();
   const int = await issue({

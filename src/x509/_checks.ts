@@ -1,0 +1,165 @@
+/**
+ * The per-certificate checks of path validation (RFC 5280 6.1.3, 6.1.4) for a TLS server
+ * chain: every certificate (dates, critical extensions, key), the leaf (keyUsage,
+ * extendedKeyUsage) and each issuer (basicConstraints, pathLenConstraint, keyUsage,
+ * extendedKeyUsage, nameConstraints). Each throws a CertificateError naming the certificate.
+ */
+import { bytesEqual } from "./_der.ts";
+import { hasKeyUsage, KeyUsageBit, OID } from "./_extensions.ts";
+import { checkNameConstraints, type ConstrainedNames } from "./_name_constraints.ts";
+import { describe, partsOf, type X509Certificate } from "./certificate.ts";
+import { CertificateError } from "./errors.ts";
+import { checkKeyStrength, publicKeyInfo } from "./signature.ts";
+
+/** Checks every certificate on a path needs: validity dates, critical extensions, its key. */
+export function checkCertificate(cert: X509Certificate, now: Date): void {
+  const subject = describe(cert);
+  if (now < cert.notBefore) {
+    throw new CertificateError(
+      "certificate_expired",
+      subject,
+      `is not valid before ${isoDate(cert.notBefore)} (now ${isoDate(now)})`,
+    );
+  }
+  if (now > cert.notAfter) {
+    throw new CertificateError(
+      "certificate_expired",
+      subject,
+      `expired on ${isoDate(cert.notAfter)}`,
+    );
+  }
+  const { extensions, spki } = partsOf(cert);
+  if (extensions.unknownCritical.length) {
+    throw new CertificateError(
+      "unsupported_certificate",
+      subject,
+      `has an unsupported critical extension: ${extensions.unknownCritical.join(", ")}`,
+    );
+  }
+  try {
+    checkKeyStrength(publicKeyInfo(spki));
+  } catch (e) {
+    throw new CertificateError(
+      "unsupported_certificate",
+      subject,
+      `has an unsupported public key: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
+
+/** RFC 5280 4.2.1.3 / 4.2.1.12 for a TLS 1.3 server certificate. */
+export function checkLeafUsage(leaf: X509Certificate): void {
+  const { keyUsage, extKeyUsage } = partsOf(leaf).extensions;
+  // TLS 1.3 servers always sign (CertificateVerify): digitalSignature is needed.
+  if (keyUsage && !hasKeyUsage(keyUsage, KeyUsageBit.digitalSignature)) {
+    throw new CertificateError(
+      "unsupported_certificate",
+      describe(leaf),
+      "has a keyUsage extension without digitalSignature, which TLS 1.3 needs",
+    );
+  }
+  if (extKeyUsage && !allowsServerAuth(extKeyUsage)) {
+    throw new CertificateError(
+      "unsupported_certificate",
+      describe(leaf),
+      `is not for TLS servers: its extendedKeyUsage is ${ekuNames(extKeyUsage)}`,
+    );
+  }
+}
+
+function allowsServerAuth(eku: readonly string[]): boolean {
+  return eku.includes(OID.serverAuth) || eku.includes(OID.anyExtendedKeyUsage);
+}
+
+const EKU_NAMES: Record<string, string> = {
+  "1.3.6.1.5.5.7.3.1": "serverAuth",
+  "1.3.6.1.5.5.7.3.2": "clientAuth",
+  "1.3.6.1.5.5.7.3.3": "codeSigning",
+  "1.3.6.1.5.5.7.3.4": "emailProtection",
+  "1.3.6.1.5.5.7.3.8": "timeStamping",
+  "1.3.6.1.5.5.7.3.9": "OCSPSigning",
+};
+
+function ekuNames(eku: readonly string[]): string {
+  return eku.map((o) => EKU_NAMES[o] ?? o).join(", ");
+}
+
+/** RFC 5280 6.1.4 (k), (l), (m), (n) and 6.1.3 (b), for `issuer` placed above `path`. */
+export function checkCa(issuer: X509Certificate, path: X509Certificate[], anchor: boolean): void {
+  const { extensions: ext, version } = partsOf(issuer);
+  const subject = describe(issuer);
+  const child = `"${describe(path[path.length - 1])}"`;
+  const bc = ext.basicConstraints;
+  if (!bc?.ca && !(anchor && version < 3)) {
+    throw new CertificateError(
+      "bad_certificate",
+      subject,
+      `is not a CA (${
+        bc ? "basicConstraints cA is false" : "no basicConstraints"
+      }) but issued ${child}`,
+    );
+  }
+  if (ext.keyUsage && !hasKeyUsage(ext.keyUsage, KeyUsageBit.keyCertSign)) {
+    throw new CertificateError(
+      "bad_certificate",
+      subject,
+      `has a keyUsage extension without keyCertSign but issued ${child}`,
+    );
+  }
+  // pathLenConstraint counts the non-self-issued intermediates below this CA (leaf excluded).
+  const below = path.slice(1).filter((c) => !selfIssued(c)).length;
+  if (bc?.pathLen !== undefined && below > bc.pathLen) {
+    throw new CertificateError(
+      "bad_certificate",
+      subject,
+      `allows ${bc.pathLen} intermediate CA${bc.pathLen === 1 ? "" : "s"} below it ` +
+        `(pathLenConstraint) but the path has ${below}`,
+    );
+  }
+  // Not in RFC 5280, but what OpenSSL and Go enforce: a CA restricted by extendedKeyUsage
+  // cannot vouch for a purpose it does not have.
+  if (ext.extKeyUsage && !allowsServerAuth(ext.extKeyUsage)) {
+    throw new CertificateError(
+      "unsupported_certificate",
+      subject,
+      `cannot issue TLS server certificates: its extendedKeyUsage is ${ekuNames(ext.extKeyUsage)}`,
+    );
+  }
+  if (ext.nameConstraints) checkConstraintsBelow(issuer, path);
+}
+
+function checkConstraintsBelow(issuer: X509Certificate, path: X509Certificate[]): void {
+  const nc = partsOf(issuer).extensions.nameConstraints!;
+  for (const [i, cert] of path.entries()) {
+    // RFC 5280 6.1.3 (b): self-issued intermediates are not subject to the constraints.
+    if (i > 0 && selfIssued(cert)) continue;
+    const result = checkNameConstraints(nc, constrainedNames(cert, i === 0));
+    if (!result.ok) {
+      throw new CertificateError(
+        result.unsupported ? "unsupported_certificate" : "bad_certificate",
+        describe(issuer),
+        result.unsupported
+          ? `has nameConstraints ${result.reason}`
+          : `has nameConstraints that refuse "${describe(cert)}": ${result.reason}`,
+      );
+    }
+  }
+}
+
+/** SAN names; for a leaf without SAN, the common names the host check would fall back to. */
+function constrainedNames(cert: X509Certificate, leaf: boolean): ConstrainedNames {
+  const san = partsOf(cert).extensions.subjectAltName;
+  if (san) return { dns: san.dns, ip: san.ip };
+  if (!leaf) return { dns: [], ip: [] };
+  return { dns: cert.subjectName.getField("CN"), ip: [] };
+}
+
+export function selfIssued(cert: X509Certificate): boolean {
+  const p = partsOf(cert);
+  return bytesEqual(p.issuer, p.subject);
+}
+
+function isoDate(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
