@@ -9,6 +9,7 @@ import { hasKeyUsage, KeyUsageBit, OID } from "./_extensions.ts";
 import { checkNameConstraints, type ConstrainedNames } from "./_name_constraints.ts";
 import { describe, partsOf, type X509Certificate } from "./certificate.ts";
 import { CertificateError } from "./errors.ts";
+import { parseServerName } from "./hostname.ts";
 import { checkKeyStrength, publicKeyInfo } from "./signature.ts";
 
 /** Checks every certificate on a path needs: validity dates, critical extensions, its key. */
@@ -92,12 +93,11 @@ export function checkCa(issuer: X509Certificate, path: X509Certificate[], anchor
   const child = `"${describe(path[path.length - 1])}"`;
   const bc = ext.basicConstraints;
   if (!bc?.ca && !(anchor && version < 3)) {
+    const why = bc ? "basicConstraints cA is false" : "no basicConstraints";
     throw new CertificateError(
       "bad_certificate",
       subject,
-      `is not a CA (${
-        bc ? "basicConstraints cA is false" : "no basicConstraints"
-      }) but issued ${child}`,
+      `is not a CA (${why}) but issued ${child}`,
     );
   }
   if (ext.keyUsage && !hasKeyUsage(ext.keyUsage, KeyUsageBit.keyCertSign)) {
@@ -147,12 +147,13 @@ function checkConstraintsBelow(issuer: X509Certificate, path: X509Certificate[])
   }
 }
 
-/** SAN names; for a leaf without SAN, the common names the host check would fall back to. */
+/** SAN names; for a leaf without SAN, the common names the host check could fall back to. */
 function constrainedNames(cert: X509Certificate, leaf: boolean): ConstrainedNames {
   const san = partsOf(cert).extensions.subjectAltName;
   if (san) return { dns: san.dns, ip: san.ip };
   if (!leaf) return { dns: [], ip: [] };
-  return { dns: cert.subjectName.getField("CN"), ip: [] };
+  const hostLike = (cn: string) => parseServerName(cn.replace(/^\*\./, "x."))?.kind === "dns";
+  return { dns: cert.subjectName.getField("CN").filter(hostLike), ip: [] };
 }
 
 export function selfIssued(cert: X509Certificate): boolean {
