@@ -15,6 +15,11 @@
  * A certificate that is itself in the trust store ends the path: the leaf may be an anchor.
  * Trust anchors are held to the same checks as intermediates (as OpenSSL and Go do), except
  * that a version 1 anchor needs no basicConstraints.
+ *
+ * Simplifications, on purpose: issuer and subject names are compared byte for byte (as Go
+ * does) rather than with the RFC 5280 7.1 string preparation; there is no revocation checking
+ * (no CRL or OCSP fetching on a device), so `certificate_revoked` is never produced; no policy
+ * processing (see _extensions.ts for why a critical certificatePolicies is still accepted).
  */
 import { checkCa, checkCertificate, checkLeafUsage } from "./_checks.ts";
 import {

@@ -68,7 +68,13 @@ export class TrustStore {
         cause: e,
       });
     }
-    if (!info.isDirectory) return await loadFile(path);
+    if (!info.isDirectory && !info.isFile) {
+      throw new CertificateFileError(
+        path,
+        `Cannot read trust store "${path}": not a regular file or directory`,
+      );
+    }
+    if (info.isFile) return await loadFile(path, info.size);
     const skipped: string[] = [];
     const files = await listFiles(path, skipped);
     const store = new TrustStore(path, skipped);
@@ -139,11 +145,10 @@ export class TrustStore {
 }
 
 /** A single PEM file: every certificate in it must decode (the user named this file). */
-async function loadFile(path: string): Promise<TrustStore> {
+async function loadFile(path: string, size: number): Promise<TrustStore> {
   let text: string;
   try {
-    const info = await Deno.stat(path);
-    if (info.size > MAX_FILE_BYTES) throw new Error(`file of ${info.size} bytes is too large`);
+    if (size > MAX_FILE_BYTES) throw new Error(`file of ${size} bytes is too large`);
     text = new TextDecoder().decode(await Deno.readFile(path));
   } catch (e) {
     throw new CertificateFileError(path, `Cannot read trust store "${path}": ${ioReason(e)}`, {

@@ -82,6 +82,10 @@ Deno.test("TrustStore.load() names the path when nothing usable is there", async
       name: "CertificateFileError",
       message: `Cannot read trust store "${dir}/missing": file not found`,
     });
+    await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+    await assert.rejects(TrustStore.load(`${dir}/fifo`), {
+      message: `Cannot read trust store "${dir}/fifo": not a regular file or directory`,
+    });
     await Deno.mkdir(`${dir}/empty/sub`, { recursive: true });
     await Deno.writeTextFile(`${dir}/empty/sub/notes.txt`, "hello\n");
     const err = await TrustStore.load(`${dir}/empty`).catch((e) => e);
