@@ -5,6 +5,10 @@
  */
 import { BridgeRule } from "./rules.ts";
 import { hasWildcard } from "./topic.ts";
+import { serviceHealthTopic } from "./health.ts";
+
+/** The cloud topic the 102 service messages go to. */
+export const C8Y_SERVICE_TOPIC = "s/us";
 
 /** Cloud topics forwarded cloud -> local (plus `s/dc/<template>` per SmartREST template). */
 export const C8Y_INBOUND_TOPICS: readonly string[] = [
@@ -67,28 +71,6 @@ export function bridgeServiceName(prefix = "c8y"): string {
 }
 
 /**
- * The health topic of a service of the main device:
- * `<root>/device/main/service/<name>/status/health` for root `te` and device `device/main//`.
- */
-export function serviceHealthTopic(
-  serviceName: string,
-  { topicRoot = "te", deviceTopicId = "device/main//" } = {},
-): string {
-  const [kind, id] = deviceTopicId.split("/");
-  if (!kind || !id) {
-    throw new RangeError(
-      `Invalid device topic id "${deviceTopicId}": expected "device/<name>//"`,
-    );
-  }
-  return `${topicRoot}/${kind}/${id}/service/${serviceName}/status/health`;
-}
-
-/** The health payload thin-edge publishes: `{"status":"up"}` / `{"status":"down"}`. */
-export function healthPayload(up: boolean): string {
-  return JSON.stringify({ status: up ? "up" : "down" });
-}
-
-/**
  * The SmartREST 102 service message on `s/us`:
  * `102,<device id>:device:main:service:tedge-mapper-<prefix>,<service type>,tedge-mapper-<prefix>,<status>`.
  */
@@ -101,5 +83,62 @@ export function c8yServiceMessage(
   return `102,${deviceId}:device:main:service:${service},${serviceType},${service},${status}`;
 }
 
-/** The cloud topic the 102 service messages go to. */
-export const C8Y_SERVICE_TOPIC = "s/us";
+/** A message the bridge itself publishes (service messages, health). */
+export interface ServiceMessage {
+  readonly topic: string;
+  readonly payload: string;
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+}
+
+export interface C8yProfileOptions {
+  /** The device id: cloud client id and part of the 102 messages. */
+  deviceId: string;
+  /** `c8y.bridge.topic_prefix`. Default "c8y". */
+  prefix?: string;
+  /** `service.type`. Default "service". */
+  serviceType?: string;
+  /** `c8y.smartrest.templates`. */
+  templates?: readonly string[];
+  /** `mqtt.topic_root` and `mqtt.device_topic_id` (health topic). */
+  topicRoot?: string;
+  deviceTopicId?: string;
+}
+
+/** Everything Cumulocity-specific the bridge needs, from the device's settings. */
+export interface CloudProfile {
+  readonly rules: readonly BridgeRule[];
+  readonly localClientId: string;
+  readonly cloudClientId: string;
+  readonly healthTopic: string;
+  /** The cloud last will: `102,...,down` on `s/us`. */
+  readonly cloudWill: ServiceMessage;
+  /** Published on every cloud CONNACK (after the subscription gate): `102,...,up`. */
+  readonly onCloudConnect: readonly ServiceMessage[];
+  /** Published before a clean shutdown, when the last will does not fire: `102,...,down`. */
+  readonly onCloudShutdown: readonly ServiceMessage[];
+}
+
+export function c8yProfile(opts: C8yProfileOptions): CloudProfile {
+  const prefix = checkTopicPrefix(opts.prefix ?? "c8y");
+  const service = { prefix, serviceType: opts.serviceType ?? "service" };
+  const message = (status: "up" | "down"): ServiceMessage => ({
+    topic: C8Y_SERVICE_TOPIC,
+    payload: c8yServiceMessage(opts.deviceId, status, service),
+    qos: 1,
+    retain: false,
+  });
+  const localClientId = bridgeServiceName(prefix);
+  return {
+    rules: c8yRules(prefix, opts.templates ?? []),
+    localClientId,
+    cloudClientId: opts.deviceId,
+    healthTopic: serviceHealthTopic(localClientId, {
+      topicRoot: opts.topicRoot,
+      deviceTopicId: opts.deviceTopicId,
+    }),
+    cloudWill: message("down"),
+    onCloudConnect: [message("up")],
+    onCloudShutdown: [message("down")],
+  };
+}

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  bridgeServiceName,
-  c8yRules,
-  c8yServiceMessage,
-  checkTopicPrefix,
-  healthPayload,
-  serviceHealthTopic,
-} from "./c8y.ts";
+import { bridgeServiceName, c8yRules, c8yServiceMessage, checkTopicPrefix } from "./c8y.ts";
+import { healthPayload, serviceHealthTopic } from "./health.ts";
 
 Deno.test("c8yServiceMessage() is thin-edge's 102 line", () => {
   assert.equal(

@@ -47,6 +47,8 @@ export interface Subscription {
   noLocal?: boolean;
   /** MQTT 5 Retain Handling 1: retained messages only for a new subscription. */
   retainOnlyIfNew?: boolean;
+  /** MQTT 5 Retain As Published: keep the publisher's RETAIN flag (section 3.8.3.1). */
+  retainAsPublished?: boolean;
 }
 
 export interface MqttConnectionOptions {
@@ -244,10 +246,15 @@ export class MqttConnection {
    * Subscribes; resolves with the granted QoS per filter (128 = refused by the broker).
    */
   subscribe(subscriptions: Subscription[]): Promise<number[]> {
-    const map: Record<string, { qos: QoS; nl?: boolean; rh?: number }> = {};
+    const map: Record<string, { qos: QoS; nl?: boolean; rap?: boolean; rh?: number }> = {};
     for (const s of subscriptions) {
       map[s.filter] = this.options.protocolVersion === 5
-        ? { qos: s.qos, nl: s.noLocal ?? false, rh: s.retainOnlyIfNew ? 1 : 0 }
+        ? {
+          qos: s.qos,
+          nl: s.noLocal ?? false,
+          rap: s.retainAsPublished ?? false,
+          rh: s.retainOnlyIfNew ? 1 : 0,
+        }
         : { qos: s.qos };
     }
     return new Promise((resolve, reject) => {

@@ -1,0 +1,332 @@
+/**
+ * The bridge: two sides (local broker, cloud) that connect and reconnect independently, two
+ * half bridges (one per direction), health, service messages and a clean shutdown.
+ *
+ *            local side (MQTT 5, persistent)             cloud side (MQTT 3.1.1, clean)
+ *   local ──> out: local -> cloud half bridge ──────────────────────────────────────> cloud
+ *   local <──────────────────────────────────────────── in: cloud -> local half bridge <── cloud
+ *
+ * The local connection uses MQTT 5 for what MQTT 3.1.1 lacks: Receive Maximum (how many
+ * unacked messages the broker sends us: our pipeline depth, instead of mosquitto's default of
+ * 20), No Local (our own publications do not come back, breaking loops on that side), Retain
+ * As Published (the RETAIN flag reaches the cloud) and Retain Handling (re-subscribing does
+ * not replay retained messages). The cloud side speaks MQTT 3.1.1, as thin-edge does, so a
+ * cloud message only carries RETAIN when it was retained before we subscribed.
+ *
+ * Only `cli` reads configuration; this takes a typed options object, and transport factories
+ * so that the same bridge runs over our TLS client (token key), Deno TLS (file key) or TCP.
+ */
+import { getLogger, type Logger } from "../log.ts";
+import { MqttConnection, type Subscription, type TransportFactory } from "../mqtt/mod.ts";
+import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
+import type { ServiceMessage } from "./c8y.ts";
+import { HalfBridge } from "./half_bridge.ts";
+import { healthPayload } from "./health.ts";
+import { LoopBreaker } from "./loop_breaker.ts";
+import type { BridgeRules } from "./rules.ts";
+import { Side } from "./side.ts";
+
+export interface LocalSideOptions {
+  readonly transport: TransportFactory;
+  /** `tedge-mapper-bridge-<prefix>`. */
+  readonly clientId: string;
+  readonly keepaliveSeconds?: number;
+  readonly username?: string;
+  readonly password?: string | Uint8Array;
+  /** Pipeline depth local -> cloud (MQTT 5 Receive Maximum). Default 1000. */
+  readonly receiveMaximum?: number;
+}
+
+export interface CloudSideOptions {
+  readonly transport: TransportFactory;
+  /** The device id. */
+  readonly clientId: string;
+  readonly keepaliveSeconds: number;
+  readonly username?: string;
+  readonly password?: string | Uint8Array;
+  readonly will?: ServiceMessage;
+  /** Published on every CONNACK, once the subscription gate is open. */
+  readonly onConnect?: readonly ServiceMessage[];
+  /** Published before a clean shutdown. */
+  readonly onShutdown?: readonly ServiceMessage[];
+}
+
+export interface BridgeOptions {
+  readonly rules: BridgeRules;
+  readonly local: LocalSideOptions;
+  readonly cloud: CloudSideOptions;
+  /** Retained `{"status":"up"|"down"}` on the local broker; also the local last will. */
+  readonly healthTopic: string;
+  /** Cloud-bound payloads above this are dropped (c8y.mapper.mqtt.max_payload_size). */
+  readonly maxCloudPayloadBytes?: number;
+  /** Backoff for each side (each has its own state). */
+  readonly reconnect?: BackoffPolicy;
+  /** Transport + CONNACK deadline; 60 s by default (a token may take seconds to sign). */
+  readonly connectTimeoutMs?: number;
+  /** Period of the counters log line; 0 = never. Default 60 s. */
+  readonly statsIntervalMs?: number;
+  /** How long `stop()` waits for in-flight acknowledgements. Default 5 s. */
+  readonly shutdownGraceMs?: number;
+  readonly log?: Logger;
+}
+
+export interface BridgeStats {
+  forwardedToCloud: number;
+  forwardedToLocal: number;
+  droppedToCloud: number;
+  droppedToLocal: number;
+  echoesDropped: number;
+  pendingToCloud: number;
+  pendingToLocal: number;
+  reconnectsLocal: number;
+  reconnectsCloud: number;
+}
+
+/** MQTT 5 session expiry 0xFFFFFFFF: the session never expires (like MQTT 3.1.1 clean false). */
+const SESSION_NEVER_EXPIRES = 0xFFFF_FFFF;
+
+export class Bridge {
+  readonly #opts: BridgeOptions;
+  readonly #log: Logger;
+  readonly #out: HalfBridge;
+  readonly #in: HalfBridge;
+  readonly #local: Side;
+  readonly #cloud: Side;
+  #healthConn: MqttConnection | undefined;
+  #healthUp: boolean | undefined;
+  #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #stopping: Promise<void> | undefined;
+  #fatal!: (e: Error) => void;
+  /** Rejects when the bridge cannot go on (a credential error while reconnecting). */
+  readonly failed: Promise<never>;
+
+  constructor(options: BridgeOptions) {
+    this.#opts = options;
+    const log = this.#log = options.log ?? getLogger("bridge");
+    this.failed = new Promise<never>((_, reject) => this.#fatal = reject);
+    this.failed.catch(() => {}); // observed by whoever awaits it
+    const { rules } = options;
+    const cloudEchoes = new LoopBreaker();
+    this.#out = new HalfBridge({
+      name: "local -> cloud",
+      route: (t) => rules.routeToRemote(t)?.topic,
+      maxPayloadBytes: options.maxCloudPayloadBytes,
+      sourceRedelivers: true,
+      echoesToTarget: { breaker: cloudEchoes, echoes: (t) => rules.echoesFromRemote(t) },
+      log,
+    });
+    this.#in = new HalfBridge({
+      name: "cloud -> local",
+      route: (t) => rules.routeToLocal(t)?.topic,
+      sourceRedelivers: false,
+      echoesFromSource: cloudEchoes,
+      log,
+    });
+    this.#local = new Side({
+      name: "local",
+      connect: (signal) => this.#connectLocal(signal),
+      subscriptions: rules.localSubscriptions().map((filter): Subscription => ({
+        filter,
+        qos: 1,
+        noLocal: true,
+        retainAsPublished: true,
+        retainOnlyIfNew: true,
+      })),
+      backoff: new Backoff(options.reconnect ?? DEFAULT_BACKOFF),
+      log,
+      onUp: (conn) => {
+        this.#in.targetReady(conn);
+        this.#updateHealth();
+      },
+      onDown: (conn) => {
+        this.#in.targetLost(conn);
+        this.#out.sourceLost(conn);
+      },
+    });
+    this.#cloud = new Side({
+      name: "cloud",
+      connect: (signal) => this.#connectCloud(signal),
+      subscriptions: rules.remoteSubscriptions().map((filter) => ({ filter, qos: 1 })),
+      backoff: new Backoff(options.reconnect ?? DEFAULT_BACKOFF),
+      log,
+      onUp: (conn) => {
+        for (const m of options.cloud.onConnect ?? []) conn.publish(m.topic, m.payload, m);
+        this.#out.targetReady(conn);
+        this.#updateHealth();
+      },
+      onDown: (conn) => {
+        this.#out.targetLost(conn);
+        this.#in.sourceLost(conn);
+        this.#updateHealth();
+      },
+    });
+  }
+
+  /** Connects both sides and forwards until `stop()`. */
+  start(): void {
+    this.#log.info("Bridge starting", {
+      local_subscriptions: this.#opts.rules.localSubscriptions().length,
+      cloud_subscriptions: this.#opts.rules.remoteSubscriptions().length,
+    });
+    this.#local.start();
+    this.#cloud.start();
+    const every = this.#opts.statsIntervalMs ?? 60_000;
+    if (every > 0) this.#statsTimer = setInterval(() => this.#logStats(), every);
+  }
+
+  /** Both sides are connected (what the health topic says). */
+  get up(): boolean {
+    return !!this.#local.connection && !!this.#cloud.connection;
+  }
+
+  get stats(): BridgeStats {
+    return {
+      forwardedToCloud: this.#out.counters.forwarded,
+      forwardedToLocal: this.#in.counters.forwarded,
+      droppedToCloud: this.#out.counters.dropped,
+      droppedToLocal: this.#in.counters.dropped,
+      echoesDropped: this.#in.counters.echoes,
+      pendingToCloud: this.#out.pending,
+      pendingToLocal: this.#in.pending,
+      reconnectsLocal: this.#local.reconnects,
+      reconnectsCloud: this.#cloud.reconnects,
+    };
+  }
+
+  #connectLocal(signal: AbortSignal): Promise<MqttConnection> {
+    const o = this.#opts;
+    return MqttConnection.open({
+      label: "local",
+      transport: o.local.transport,
+      clientId: o.local.clientId,
+      protocolVersion: 5,
+      clean: false,
+      sessionExpirySeconds: SESSION_NEVER_EXPIRES,
+      receiveMaximum: o.local.receiveMaximum ?? 1000,
+      keepaliveSeconds: o.local.keepaliveSeconds ?? 60,
+      connectTimeoutMs: o.connectTimeoutMs ?? 60_000,
+      username: o.local.username,
+      password: o.local.password,
+      will: { topic: o.healthTopic, payload: healthPayload(false), qos: 1, retain: true },
+      onMessage: (m, conn) => this.#out.accept(m, conn),
+      signal,
+    });
+  }
+
+  async #connectCloud(signal: AbortSignal): Promise<MqttConnection> {
+    const o = this.#opts;
+    try {
+      return await MqttConnection.open({
+        label: "cloud",
+        transport: o.cloud.transport,
+        clientId: o.cloud.clientId,
+        protocolVersion: 4,
+        clean: true,
+        keepaliveSeconds: o.cloud.keepaliveSeconds,
+        connectTimeoutMs: o.connectTimeoutMs ?? 60_000,
+        username: o.cloud.username,
+        password: o.cloud.password,
+        will: o.cloud.will,
+        onMessage: (m, conn) => this.#in.accept(m, conn),
+        signal,
+      });
+    } catch (e) {
+      // A configuration or credential error (a PIN the token refused, say) will not heal by
+      // retrying, and retrying a PIN can lock the token: stop the bridge instead.
+      const cause = (e as Error).cause ?? e;
+      if ((cause as { exitCode?: unknown }).exitCode === 78) {
+        this.#fatal(cause as Error);
+        this.stop();
+      }
+      throw e;
+    }
+  }
+
+  #updateHealth(): void {
+    const local = this.#local.connection;
+    if (!local || this.#stopping) return;
+    const up = !!this.#cloud.connection;
+    if (this.#healthConn === local && this.#healthUp === up) return; // only on change
+    this.#healthConn = local;
+    this.#healthUp = up;
+    local.publish(this.#opts.healthTopic, healthPayload(up), { qos: 1, retain: true });
+    this.#log.info(`Health ${up ? "up" : "down"}`, { topic: this.#opts.healthTopic });
+  }
+
+  #logStats(): void {
+    const s = this.stats;
+    this.#log.info("Bridge counters", {
+      forwarded_to_cloud: s.forwardedToCloud,
+      forwarded_to_local: s.forwardedToLocal,
+      dropped_to_cloud: s.droppedToCloud,
+      dropped_to_local: s.droppedToLocal,
+      echoes_dropped: s.echoesDropped,
+      pending_to_cloud: s.pendingToCloud,
+      pending_to_local: s.pendingToLocal,
+      reconnects_local: s.reconnectsLocal,
+      reconnects_cloud: s.reconnectsCloud,
+    });
+  }
+
+  /**
+   * Clean shutdown (SIGTERM):
+   * 1. stop taking new messages (QoS 1 ones stay unacked at their broker);
+   * 2. wait up to `shutdownGraceMs` for the PUBACKs of what is in flight;
+   * 3. publish health down locally and the shutdown service messages to the cloud;
+   * 4. DISCONNECT both sides.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    const grace = this.#opts.shutdownGraceMs ?? 5_000;
+    this.#log.info("Bridge stopping", {
+      in_flight_to_cloud: this.#out.inFlight,
+      in_flight_to_local: this.#in.inFlight,
+    });
+    this.#out.stopAccepting();
+    this.#in.stopAccepting();
+    const drained = await within(Promise.all([this.#out.idle(), this.#in.idle()]), grace);
+    if (!drained) {
+      this.#log.warn("Stopping with messages still unacknowledged (they are sent again later)", {
+        in_flight_to_cloud: this.#out.inFlight,
+        in_flight_to_local: this.#in.inFlight,
+      });
+    }
+    const [local, cloud] = await Promise.all([this.#local.stop(), this.#cloud.stop()]);
+    const finals: Promise<unknown>[] = [];
+    if (local?.isOpen) {
+      finals.push(publishAcked(local, {
+        topic: this.#opts.healthTopic,
+        payload: healthPayload(false),
+        qos: 1,
+        retain: true,
+      }));
+    }
+    if (cloud?.isOpen) {
+      for (const m of this.#opts.cloud.onShutdown ?? []) finals.push(publishAcked(cloud, m));
+    }
+    await within(Promise.all(finals), 2_000);
+    await Promise.all([local?.end(), cloud?.end()]);
+    clearInterval(this.#statsTimer);
+    this.#logStats();
+    this.#log.info("Bridge stopped");
+  }
+}
+
+function publishAcked(conn: MqttConnection, m: ServiceMessage): Promise<void> {
+  return new Promise((resolve) => conn.publish(m.topic, m.payload, m, () => resolve()));
+}
+
+/** Whether `promise` settled within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

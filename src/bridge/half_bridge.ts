@@ -1,0 +1,278 @@
+/**
+ * One direction of the bridge (local -> cloud or cloud -> local), with at-least-once delivery
+ * for QoS 1:
+ *
+ *   source broker ──PUBLISH m──> accept() ──route──> pending ──PUBLISH──> target broker
+ *                                                       │                      │
+ *   source broker <──PUBACK m── source.ack() <──────────┴────── PUBACK ────────┘
+ *
+ * 1. A message arrives unacked (the connection holds its PUBACK). Unroutable, oversized and
+ *    echoed messages are acked at once and dropped, with a log line saying why.
+ * 2. It joins `pending` (arrival order) and is published to the target as soon as the target
+ *    is ready; many messages are in flight at once, bounded by the source's in-flight window.
+ * 3. The target's PUBACK acks the source message, if the source connection that delivered
+ *    it is still open. Otherwise the broker redelivers it (persistent session) and it is
+ *    forwarded again: a duplicate, never a loss.
+ * 4. When the target connection drops, its unacknowledged messages are published again on
+ *    the next target connection, in their original order.
+ *
+ * QoS 0 messages are forwarded untracked; while the target is down a bounded number wait.
+ * No I/O here: the source and target are small interfaces (an MqttConnection fits both).
+ */
+import type { Logger } from "../log.ts";
+import type { LoopBreaker } from "./loop_breaker.ts";
+
+/** What a message came from: the connection that holds its PUBACK. */
+export interface SourceLink {
+  readonly isOpen: boolean;
+  ack(messageId: number): void;
+}
+
+/** Where messages go. */
+export interface TargetLink {
+  readonly isOpen: boolean;
+  publish(
+    topic: string,
+    payload: Uint8Array,
+    opts: { qos: 0 | 1; retain: boolean },
+    callback?: (error?: Error) => void,
+  ): void;
+}
+
+/** A message as received from the source. */
+export interface SourceMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+  readonly messageId?: number;
+}
+
+export interface HalfBridgeOptions {
+  /** "local -> cloud" or "cloud -> local", for log lines. */
+  readonly name: string;
+  /** The target topic of a source topic, or undefined when no rule matches. */
+  readonly route: (topic: string) => string | undefined;
+  /** Larger payloads are dropped (c8y.mapper.mqtt.max_payload_size for cloud-bound). */
+  readonly maxPayloadBytes?: number;
+  /**
+   * The source keeps unacked messages across reconnects (persistent session): messages from
+   * a lost source connection that were not yet sent are dropped here, since they come again.
+   */
+  readonly sourceRedelivers: boolean;
+  /** Messages from the source that are echoes of what the other direction published. */
+  readonly echoesFromSource?: LoopBreaker;
+  /** Records what this direction publishes on topics the target sends back to us. */
+  readonly echoesToTarget?: { breaker: LoopBreaker; echoes: (topic: string) => boolean };
+  /** How many QoS 0 messages may wait for a target that is down. Default 1000. */
+  readonly maxQueuedQos0?: number;
+  readonly log: Logger;
+}
+
+export interface HalfBridgeCounters {
+  forwarded: number;
+  dropped: number;
+  /** Echoes of our own messages (bidirectional rules), acked and not forwarded. */
+  echoes: number;
+}
+
+interface Pending {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+  readonly source: SourceLink;
+  readonly messageId?: number;
+  /** A QoS 0 message counted against `maxQueuedQos0` while it waits. */
+  readonly waitsQos0: boolean;
+  /** The target connection it was published on and awaits a PUBACK from. */
+  sentOn?: TargetLink;
+}
+
+export class HalfBridge {
+  readonly counters: HalfBridgeCounters = { forwarded: 0, dropped: 0, echoes: 0 };
+  #pending = new Map<number, Pending>();
+  #seq = 0;
+  #queuedQos0 = 0;
+  #target: TargetLink | undefined;
+  #accepting = true;
+  #inFlight = 0;
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(readonly options: HalfBridgeOptions) {}
+
+  /** Messages received and not yet acked by the target (queued or in flight). */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Messages published to the target and awaiting its PUBACK. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Step 1-2: a message from the source. */
+  accept(message: SourceMessage, source: SourceLink): void {
+    const { topic, payload, qos, messageId } = message;
+    const ackNow = () => {
+      if (qos === 1 && messageId !== undefined) source.ack(messageId);
+    };
+    // Shutting down: QoS 1 stays unacked (the broker keeps it), QoS 0 is dropped.
+    if (!this.#accepting) return;
+    if (this.options.echoesFromSource?.isEcho(topic, payload)) {
+      this.counters.echoes++;
+      this.options.log.debug("Echo of a forwarded message not sent back", { topic });
+      return ackNow();
+    }
+    const target = this.options.route(topic);
+    if (target === undefined) {
+      return this.#drop(message, "no bridge rule matches the topic", ackNow);
+    }
+    const max = this.options.maxPayloadBytes;
+    if (max !== undefined && payload.length > max) {
+      return this.#drop(
+        message,
+        `payload of ${payload.length} bytes exceeds the maximum of ${max} bytes`,
+        ackNow,
+      );
+    }
+    const waitsQos0 = qos === 0 && !this.#target;
+    if (waitsQos0) {
+      if (this.#queuedQos0 >= (this.options.maxQueuedQos0 ?? 1000)) {
+        return this.#drop(message, "QoS 0 queue is full while the target is down", ackNow);
+      }
+      this.#queuedQos0++;
+    }
+    const entry: Pending = {
+      topic: target,
+      payload,
+      qos,
+      retain: message.retain,
+      source,
+      messageId,
+      waitsQos0,
+    };
+    const seq = this.#seq++;
+    this.#pending.set(seq, entry);
+    if (this.#target) this.#send(seq, entry, this.#target);
+  }
+
+  #drop(message: SourceMessage, why: string, ackNow: () => void): void {
+    this.counters.dropped++;
+    this.options.log.warn(`Message dropped (${this.options.name}): ${why}`, {
+      topic: message.topic,
+      qos: message.qos,
+      bytes: message.payload.length,
+    });
+    ackNow();
+  }
+
+  /** The target is connected and its subscription gate is open: send what waits. */
+  targetReady(target: TargetLink): void {
+    this.#target = target;
+    for (const [seq, entry] of this.#pending) {
+      if (entry.sentOn) continue;
+      if (this.#redelivered(entry)) {
+        this.#pending.delete(seq);
+        continue;
+      }
+      this.#send(seq, entry, target);
+    }
+    this.#checkIdle();
+  }
+
+  /** Step 4: the target connection is gone; what it did not ack goes out again later. */
+  targetLost(target: TargetLink): void {
+    if (this.#target === target) this.#target = undefined;
+    for (const entry of this.#pending.values()) {
+      if (entry.sentOn === target) {
+        entry.sentOn = undefined;
+        this.#inFlight--;
+      }
+    }
+    this.#checkIdle();
+  }
+
+  /** The source connection is gone: a persistent source will send its messages again. */
+  sourceLost(source: SourceLink): void {
+    if (!this.options.sourceRedelivers) return;
+    for (const [seq, entry] of this.#pending) {
+      if (entry.source === source && entry.qos === 1 && !entry.sentOn) this.#pending.delete(seq);
+    }
+  }
+
+  /** Stops accepting messages (shutdown). */
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  /** Resolves once nothing is in flight to the target (pending PUBACKs all arrived). */
+  idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #checkIdle(): void {
+    if (this.#inFlight === 0 && this.#idleWaiters.length) {
+      for (const w of this.#idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Queued from a source connection that is gone and will redeliver: not worth sending. */
+  #redelivered(entry: Pending): boolean {
+    return this.options.sourceRedelivers && entry.qos === 1 && !entry.source.isOpen;
+  }
+
+  #send(seq: number, entry: Pending, target: TargetLink): void {
+    const echo = this.options.echoesToTarget;
+    if (echo?.echoes(entry.topic)) echo.breaker.expect(entry.topic, entry.payload);
+    const opts = { qos: entry.qos, retain: entry.retain };
+    if (entry.qos === 0) {
+      // Untracked: gone from our hands once written.
+      if (entry.waitsQos0) this.#queuedQos0--;
+      this.#pending.delete(seq);
+      this.counters.forwarded++;
+      target.publish(entry.topic, entry.payload, opts);
+      return;
+    }
+    entry.sentOn = target;
+    this.#inFlight++;
+    target.publish(
+      entry.topic,
+      entry.payload,
+      opts,
+      (error) => this.#done(seq, entry, target, error),
+    );
+  }
+
+  /** Step 3: the target answered (or the publish failed). */
+  #done(seq: number, entry: Pending, target: TargetLink, error?: Error): void {
+    if (entry.sentOn !== target) return; // reverted by targetLost(); sent again or to be
+    if (error) {
+      const code = (error as { code?: unknown }).code;
+      if (!target.isOpen || typeof code !== "number") return; // connection loss: step 4
+      // An MQTT 5 broker refused this message (not authorized, quota ...): resending would
+      // fail the same way forever.
+      this.#pending.delete(seq);
+      entry.sentOn = undefined;
+      this.#inFlight--;
+      this.#drop(
+        { topic: entry.topic, payload: entry.payload, qos: 1, retain: entry.retain },
+        `target broker refused it: ${error.message}`,
+        () => this.#ackSource(entry),
+      );
+      this.#checkIdle();
+      return;
+    }
+    this.#pending.delete(seq);
+    entry.sentOn = undefined;
+    this.#inFlight--;
+    this.counters.forwarded++;
+    this.#ackSource(entry);
+    this.#checkIdle();
+  }
+
+  #ackSource(entry: Pending): void {
+    if (entry.messageId !== undefined && entry.source.isOpen) entry.source.ack(entry.messageId);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The bridge library with a file key (Deno TLS) between a local mosquitto and a TLS 1.3
+ * mutual-auth "cloud" mosquitto: what crosses, what does not, health and service messages.
+ */
+import assert from "node:assert/strict";
+import { BridgeRule, healthPayload } from "../src/bridge/mod.ts";
+import { setLogSink } from "../src/log.ts";
+import { BridgeEnv, DEVICE_ID, eventually, Inbox, sleep } from "./bridge_fixture.ts";
+
+const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
+const DOWN = UP.replace(/up$/, "down");
+
+Deno.test("bridge forwards the Cumulocity topics both ways and nothing else", async () => {
+  const lines: string[] = [];
+  const previousSink = setLogSink((l) => lines.push(l));
+  await using env = await BridgeEnv.create();
+  const cloud = await env.cloudClient("cloud-app");
+  const local = await env.localClient("device-app");
+  const bridge = await env.startBridge({
+    // A rule whose filter also matches its prefix's parent level: "c8y/mqtt/out" reaches the
+    // bridge but has no cloud topic, so it must be acked and dropped with a warning.
+    extraRules: [BridgeRule.of("#", "outbound", "c8y/mqtt/out/", "mqtt/")],
+  });
+  try {
+    const cloudInbox = new Inbox(cloud);
+    const localInbox = new Inbox(local);
+    await cloud.subscribeAsync(["s/us", "measurement/#", "inventory/#", "mqtt/#"], { qos: 1 });
+    await local.subscribeAsync(["c8y/#", "te/#"], { qos: 1 });
+
+    // Health up, and the 102 message on the cloud (on every CONNACK).
+    await localInbox.waitFor(
+      (m) => m.topic === env.profile.healthTopic && m.payload === healthPayload(true),
+      "health up",
+    );
+    assert.equal(
+      env.profile.healthTopic,
+      "te/device/main/service/tedge-mapper-bridge-c8y/status/health",
+    );
+    await cloudInbox.waitFor((m) => m.topic === "s/us" && m.payload === UP, "102 up");
+
+    // Local -> cloud: QoS 1 and QoS 0, with the retain flag kept.
+    await local.publishAsync("c8y/s/us", "200,temp,T,21.5", { qos: 1 });
+    await local.publishAsync("c8y/measurement/measurements/create", '{"c8y_T":{}}', { qos: 0 });
+    await local.publishAsync("c8y/inventory/managedObjects/update/child1", '{"x":1}', {
+      qos: 1,
+      retain: true,
+    });
+    await local.publishAsync("c8y/unmapped/topic", "must not cross", { qos: 1 });
+    await local.publishAsync("c8y/mqtt/out", "parent level: no cloud topic", { qos: 1 });
+    await local.publishAsync("c8y/mqtt/out/custom", "custom", { qos: 1 });
+    await cloudInbox.waitFor((m) => m.payload === "200,temp,T,21.5", "s/us message");
+    await cloudInbox.waitFor(
+      (m) => m.topic === "measurement/measurements/create" && m.qos === 0,
+      "measurement (QoS 0)",
+    );
+    await cloudInbox.waitFor((m) => m.topic === "mqtt/custom", "custom rule");
+    const late = await env.cloudClient("late-subscriber");
+    try {
+      const lateInbox = new Inbox(late);
+      await late.subscribeAsync("inventory/managedObjects/update/child1", { qos: 1 });
+      const retained = await lateInbox.waitFor(() => true, "retained inventory update");
+      assert.equal(retained.retain, true);
+    } finally {
+      await late.endAsync();
+    }
+
+    // Cloud -> local, including the SmartREST template topic.
+    await cloud.publishAsync("s/ds", "510,hsm-bridge-test-device", { qos: 1 });
+    await cloud.publishAsync("s/dc/tmpl1", "tmpl1 response", { qos: 1 });
+    await cloud.publishAsync("s/dc/unknown-template", "must not cross", { qos: 1 });
+    await cloud.publishAsync("devicecontrol/notifications", '{"id":"1"}', { qos: 0 });
+    await localInbox.waitFor((m) => m.topic === "c8y/s/ds", "s/ds on c8y/s/ds");
+    await localInbox.waitFor((m) => m.topic === "c8y/s/dc/tmpl1", "template topic");
+    await localInbox.waitFor(
+      (m) => m.topic === "c8y/devicecontrol/notifications",
+      "devicecontrol notification",
+    );
+
+    await eventually(() => bridge.stats.droppedToCloud === 1, "the parent-level drop");
+    await sleep(300); // time for anything that should not cross to show up
+    assert.ok(!cloudInbox.has((m) => m.payload === "must not cross"), "unmapped local topic");
+    assert.ok(!localInbox.has((m) => m.topic.startsWith("c8y/s/dc/unknown")), "unknown template");
+    assert.ok(
+      lines.some((l) =>
+        /WARN .*Message dropped \(local -> cloud\): no bridge rule matches the topic topic=c8y\/mqtt\/out/
+          .test(l)
+      ),
+      "the drop is logged with the reason",
+    );
+    const stats = bridge.stats;
+    assert.equal(stats.forwardedToCloud, 4); // s/us, measurement, inventory, mqtt/custom
+    assert.equal(stats.forwardedToLocal, 3);
+    assert.equal(stats.pendingToCloud + stats.pendingToLocal, 0);
+  } finally {
+    await bridge.stop();
+    await Promise.all([cloud.endAsync(), local.endAsync()]);
+    setLogSink(previousSink);
+  }
+});
+
+Deno.test("bridge health goes down with the cloud, up again, and down on a clean stop", async () => {
+  const lines: string[] = [];
+  const previousSink = setLogSink((l) => lines.push(l));
+  await using env = await BridgeEnv.create();
+  const local = await env.localClient("health-watcher");
+  const bridge = await env.startBridge();
+  try {
+    const health = new Inbox(local);
+    await local.subscribeAsync(env.profile.healthTopic, { qos: 1 });
+    // The first state may be "down" (local connected before the cloud); count from "up".
+    const states = () => {
+      const all = health.messages.filter((m) => m.topic === env.profile.healthTopic)
+        .map((m) => m.payload);
+      return all.slice(all.indexOf(healthPayload(true)));
+    };
+    await health.waitFor((m) => m.payload === healthPayload(true), "health up");
+
+    // The cloud goes away: health down (the local side stays connected).
+    await env.cloud.stop();
+    await eventually(() => states().at(-1) === healthPayload(false), "health down");
+    assert.ok(!bridge.up);
+    // Messages published meanwhile wait, unacked, and cross when the cloud is back.
+    await local.publishAsync("c8y/s/us", "while the cloud is down", { qos: 1 });
+    await env.cloud.restart();
+    await eventually(() => states().at(-1) === healthPayload(true), "health up again", 15_000);
+    const cloud = await env.cloudClient("cloud-app");
+    const cloudInbox = new Inbox(cloud);
+    // Clean session: a subscriber that was not there does not get the past message, so
+    // check the bridge's counter instead, then a fresh message end to end.
+    await eventually(() => bridge.stats.forwardedToCloud === 1, "the waiting message");
+    await cloud.subscribeAsync("s/us", { qos: 1 });
+    await local.publishAsync("c8y/s/us", "after", { qos: 1 });
+    await cloudInbox.waitFor((m) => m.payload === "after", "a message after the restart");
+
+    // Clean stop: health down (retained) locally, 102 down to the cloud.
+    await bridge.stop();
+    await eventually(() => states().at(-1) === healthPayload(false), "health down on stop");
+    await cloudInbox.waitFor((m) => m.payload === DOWN, "102 down");
+    await cloud.endAsync();
+    // Published only on change: up, down, up, down.
+    assert.deepEqual(states(), [true, false, true, false].map(healthPayload));
+    assert.ok(lines.some((l) => /WARN .*Disconnected from the cloud broker reason=/.test(l)));
+    assert.ok(lines.some((l) => /INFO .*Connected to the cloud broker/.test(l)));
+    assert.ok(lines.some((l) => /INFO .*Bridge counters forwarded_to_cloud=2/.test(l)));
+  } finally {
+    await bridge.stop();
+    await local.endAsync();
+    setLogSink(previousSink);
+  }
+});
