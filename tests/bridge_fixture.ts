@@ -8,7 +8,7 @@ import type { IClientOptions, MqttClient } from "mqtt";
 import {
   Bridge,
   type BridgeOptions,
-  BridgeRule,
+  type BridgeRule,
   BridgeRules,
   c8yProfile,
   type CloudProfile,
