@@ -1,0 +1,107 @@
+/**
+ * TLS alerts (RFC 8446 section 6). In TLS 1.3 every alert except close_notify and
+ * user_canceled is fatal; the level byte carries no meaning and is ignored on receipt.
+ */
+
+import { TlsAlertReceivedError, TlsDecodeError, type TlsError } from "./errors.ts";
+
+export const AlertLevel = {
+  warning: 1,
+  fatal: 2,
+} as const;
+
+/** AlertDescription code points (RFC 8446 section 6). */
+export const Alert = {
+  close_notify: 0,
+  unexpected_message: 10,
+  bad_record_mac: 20,
+  record_overflow: 22,
+  handshake_failure: 40,
+  bad_certificate: 42,
+  unsupported_certificate: 43,
+  certificate_revoked: 44,
+  certificate_expired: 45,
+  certificate_unknown: 46,
+  illegal_parameter: 47,
+  unknown_ca: 48,
+  access_denied: 49,
+  decode_error: 50,
+  decrypt_error: 51,
+  protocol_version: 70,
+  insufficient_security: 71,
+  internal_error: 80,
+  inappropriate_fallback: 86,
+  user_canceled: 90,
+  missing_extension: 109,
+  unsupported_extension: 110,
+  unrecognized_name: 112,
+  bad_certificate_status_response: 113,
+  unknown_psk_identity: 115,
+  certificate_required: 116,
+  no_application_protocol: 120,
+} as const;
+
+export type AlertName = keyof typeof Alert;
+
+const NAMES = new Map<number, AlertName>(
+  (Object.entries(Alert) as [AlertName, number][]).map(([name, code]) => [code, name]),
+);
+
+/** The alert's name, or `alert 123` for a code RFC 8446 does not define. */
+export function alertName(code: number): string {
+  return NAMES.get(code) ?? `alert ${code}`;
+}
+
+/** Whether `name` is an alert name we know (x509 errors carry names as strings). */
+export function isAlertName(name: string): name is AlertName {
+  return Object.hasOwn(Alert, name);
+}
+
+/** The two-byte Alert body (RFC 8446 section 6). close_notify goes out as a warning. */
+export function encodeAlert(name: AlertName): Uint8Array {
+  const level = name === "close_notify" || name === "user_canceled"
+    ? AlertLevel.warning
+    : AlertLevel.fatal;
+  return new Uint8Array([level, Alert[name]]);
+}
+
+/**
+ * The error for an Alert record received from the server (RFC 8446 section 6). `during` says
+ * what we were doing (`while waiting for ServerHello`); a hint is added where the alert has a
+ * usual cause.
+ */
+export function receivedAlertError(content: Uint8Array, during: string): TlsError {
+  if (content.length !== 2) {
+    return new TlsDecodeError(`Cannot decode alert: ${content.length} bytes, expected 2`);
+  }
+  const code = content[1];
+  const name = alertName(code);
+  if (code === Alert.close_notify) {
+    return new TlsAlertReceivedError(
+      `Server closed the connection (close_notify) ${during}`,
+      name,
+      code,
+    );
+  }
+  const hint = ALERT_HINTS[name];
+  return new TlsAlertReceivedError(
+    `Server sent alert "${name}" ${during}${hint ? `: ${hint}` : ""}`,
+    name,
+    code,
+  );
+}
+
+const ALERT_HINTS: Record<string, string> = {
+  protocol_version: "the server does not speak TLS 1.3",
+  handshake_failure:
+    "the server found no common cipher suite, group or signature scheme, or refused our certificate",
+  insufficient_security: "the server wants stronger parameters than we offered",
+  certificate_required: "the server requires a client certificate",
+  bad_certificate: "the server refused our client certificate",
+  unknown_ca: "the server does not trust the issuer of our client certificate",
+  certificate_expired: "the server says our client certificate has expired",
+  certificate_unknown: "the server refused our client certificate",
+  decrypt_error: "the server could not verify our signature or Finished",
+  unrecognized_name: "the server does not know the server name we sent (SNI)",
+  no_application_protocol: "the server supports none of our ALPN protocols",
+};

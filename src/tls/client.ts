@@ -1,0 +1,280 @@
+/**
+ * Entry points: `connectTls` (TCP + handshake) and `startTls` (handshake over a transport the
+ * caller opened). Both resolve the options, run the handshake under one deadline, and on any
+ * failure send the right alert, close the transport and throw a TlsError.
+ */
+
+import { getLogger } from "../log.ts";
+import { parseServerName, TrustStore } from "../x509/mod.ts";
+import { isAlertName } from "./alert.ts";
+import { checkCipherSuites, cipherSuiteName, DEFAULT_CIPHER_SUITES } from "./cipher_suites.ts";
+import { TlsAlertReceivedError, TlsError, TlsLocalError, TlsTimeoutError } from "./errors.ts";
+import { TlsConnectionImpl } from "./connection.ts";
+import { ClientHandshake, type HandshakeConfig, type HandshakeOutcome } from "./handshake.ts";
+import { checkGroups, DEFAULT_GROUPS, groupName } from "./key_share.ts";
+import { schemeName } from "../keys/mod.ts";
+import { checkAlpnProtocols } from "./messages/mod.ts";
+import type { HandshakeInfo, TlsClientOptions, TlsConnection } from "./options.ts";
+import { systemRandom } from "./random.ts";
+import { messageOf } from "./record.ts";
+import { RecordLayer } from "./record_layer.ts";
+import { x509ChainVerifier } from "./server_auth.ts";
+import { type ByteTransport, closeQuietly } from "./transport.ts";
+
+const log = getLogger("tls");
+
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 60_000;
+export const DEFAULT_READ_TIMEOUT_MS = 30_000;
+
+/** Connects over TCP and runs the TLS 1.3 handshake. */
+export async function connectTls(options: TlsClientOptions): Promise<TlsConnection> {
+  const config = resolveConfig(options);
+  checkPort(options.port);
+  const host = options.hostname.replace(/^\[(.*)\]$/, "$1");
+  const target = `${host.includes(":") ? `[${host}]` : host}:${options.port}`;
+  return await withDeadline(options, target, async (onExpire, phase) => {
+    phase.name = "while connecting (TCP)";
+    const started = performance.now();
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({ hostname: host, port: options.port, transport: "tcp" });
+    } catch (err) {
+      throw new TlsLocalError(`Cannot connect to ${target}: ${messageOf(err)}`, undefined, {
+        cause: err,
+      });
+    }
+    const tcpMs = performance.now() - started;
+    phase.name = "during the handshake";
+    if (!onExpire(() => closeQuietly(conn))) throw new Error("expired"); // deadline already hit
+    try {
+      conn.setNoDelay(true); // we coalesce writes ourselves; Nagle would only add latency
+    } catch { /* not fatal */ }
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    const remote = `${
+      addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
+    }:${addr.port}`;
+    return await runHandshake(conn, config, readTimeout(options), { tcpMs, remoteAddress: remote });
+  });
+}
+
+/** Runs the TLS 1.3 handshake over a transport the caller has opened (tests, proxies). */
+export async function startTls(
+  transport: ByteTransport,
+  options: Omit<TlsClientOptions, "port"> & { port?: number },
+): Promise<TlsConnection> {
+  const config = resolveConfig(options);
+  return await startTlsWithConfig(transport, config, options);
+}
+
+/** startTls with a resolved config (tests replace the chain verifier or shape ClientHellos). */
+export async function startTlsWithConfig(
+  transport: ByteTransport,
+  config: HandshakeConfig,
+  options: Pick<TlsClientOptions, "handshakeTimeoutMs" | "readTimeoutMs" | "signal">,
+): Promise<TlsConnection> {
+  return await withDeadline(options, config.serverName, async (onExpire) => {
+    onExpire(() => closeQuietly(transport));
+    return await runHandshake(transport, config, readTimeout(options), {
+      tcpMs: undefined,
+      remoteAddress: undefined,
+    });
+  });
+}
+
+/** Validates options and fills in defaults; throws RangeError/TypeError naming the value. */
+export function resolveConfig(options: Omit<TlsClientOptions, "port">): HandshakeConfig {
+  if (typeof options.hostname !== "string" || options.hostname === "") {
+    throw new TypeError("Invalid hostname: it is empty");
+  }
+  const serverName = options.serverName ?? options.hostname.replace(/^\[(.*)\]$/, "$1");
+  const parsed = parseServerName(serverName);
+  if (!parsed) {
+    throw new RangeError(
+      `Invalid server name "${serverName}": expected a DNS name or an IP address`,
+    );
+  }
+  if (!(options.trustStore instanceof TrustStore)) {
+    throw new TypeError("Invalid trustStore: expected a TrustStore from the x509 module");
+  }
+  if (options.clientAuth && options.clientAuth.certificateChain.length === 0) {
+    throw new RangeError("Invalid clientAuth: the certificate chain is empty");
+  }
+  if (options.alpn) checkAlpnProtocols(options.alpn);
+  for (
+    const [name, v] of [["handshakeTimeoutMs", options.handshakeTimeoutMs], [
+      "readTimeoutMs",
+      options.readTimeoutMs,
+    ]] as const
+  ) {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) {
+      throw new RangeError(`Invalid ${name} ${v}: expected a positive number of milliseconds`);
+    }
+  }
+  return {
+    serverName,
+    // RFC 6066 3: no IP literals in SNI.
+    sni: parsed.kind === "dns" ? parsed.name : undefined,
+    trustStore: options.trustStore,
+    clientAuth: options.clientAuth,
+    alpn: options.alpn,
+    cipherSuites: checkCipherSuites(options.cipherSuites ?? DEFAULT_CIPHER_SUITES),
+    groups: checkGroups(options.groups ?? DEFAULT_GROUPS),
+    random: options.random ?? systemRandom,
+    verifyChain: x509ChainVerifier,
+    now: undefined,
+  };
+}
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`Invalid port ${port}: expected 1 to 65535`);
+  }
+}
+
+function readTimeout(options: Pick<TlsClientOptions, "readTimeoutMs">): number {
+  return options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+}
+
+/**
+ * Runs `work` under the handshake deadline and the abort signal. On expiry the registered
+ * cleanup closes the socket (which ends any pending read) and the caller gets a
+ * TlsTimeoutError at once, even if `work` is stuck in a slow signer; a connection that `work`
+ * still produces later is closed. `onExpire` returns false when the deadline already passed.
+ */
+async function withDeadline(
+  options: Pick<TlsClientOptions, "handshakeTimeoutMs" | "signal">,
+  target: string,
+  work: (
+    onExpire: (cleanup: () => void) => boolean,
+    phase: { name: string },
+  ) => Promise<TlsConnection>,
+): Promise<TlsConnection> {
+  const ms = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const signal = options.signal;
+  if (signal?.aborted) {
+    throw new TlsLocalError(`TLS connection to ${target} aborted`, undefined, {
+      cause: signal.reason,
+    });
+  }
+  let expired = false;
+  const phase = { name: "during the handshake" };
+  const cleanups: (() => void)[] = [];
+  const expire = () => {
+    expired = true;
+    for (const c of cleanups) c();
+  };
+  return await new Promise<TlsConnection>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      expire();
+      reject(
+        new TlsTimeoutError(
+          `TLS connection to ${target} timed out ${phase.name}: no result within ${ms} ms`,
+        ),
+      );
+    }, ms);
+    const onAbort = () => {
+      expire();
+      clearTimeout(timer);
+      reject(
+        new TlsLocalError(`TLS connection to ${target} aborted`, undefined, {
+          cause: signal!.reason,
+        }),
+      );
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    work((cleanup) => {
+      if (expired) {
+        cleanup();
+        return false;
+      }
+      cleanups.push(cleanup);
+      return true;
+    }, phase).then(
+      (conn) => {
+        if (expired) conn.close().catch(() => {});
+        else resolve(conn);
+      },
+      (err) => {
+        if (!expired) reject(err);
+      },
+    ).finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    });
+  });
+}
+
+/** The handshake proper; on failure sends the alert, closes and rethrows as a TlsError. */
+async function runHandshake(
+  transport: ByteTransport,
+  config: HandshakeConfig,
+  readTimeoutMs: number,
+  peer: { tcpMs: number | undefined; remoteAddress: string | undefined },
+): Promise<TlsConnection> {
+  const layer = new RecordLayer(transport, readTimeoutMs);
+  const started = performance.now();
+  let outcome: HandshakeOutcome;
+  try {
+    outcome = await new ClientHandshake(layer, config).run();
+  } catch (err) {
+    const e = err instanceof TlsError ? err : new TlsLocalError(
+      `TLS handshake failed: ${messageOf(err)}`,
+      "internal_error",
+      { cause: err },
+    );
+    const sendAlert = !(e instanceof TlsAlertReceivedError || e instanceof TlsTimeoutError) &&
+      e.alert !== undefined && isAlertName(e.alert);
+    await layer.abort(sendAlert ? e.alert as Parameters<typeof layer.abort>[0] : undefined);
+    log.debug("TLS handshake failed", { server: config.serverName, error: e.message });
+    throw e;
+  }
+  const info = describe(config, outcome, {
+    ...peer,
+    handshakeMs: performance.now() - started,
+  });
+  log.debug("TLS handshake complete", {
+    server: config.serverName,
+    suite: info.suite,
+    group: info.group,
+    hrr: info.hrr,
+  });
+  return new TlsConnectionImpl(
+    layer,
+    { client: outcome.clientSecret, server: outcome.serverSecret },
+    info,
+  );
+}
+
+function describe(
+  config: HandshakeConfig,
+  o: HandshakeOutcome,
+  t: { tcpMs: number | undefined; remoteAddress: string | undefined; handshakeMs: number },
+): HandshakeInfo {
+  return {
+    version: "TLSv1.3",
+    suite: cipherSuiteName(o.suite.code),
+    suiteCode: o.suite.code,
+    group: groupName(o.group),
+    groupCode: o.group,
+    hrr: o.hrr,
+    alpn: o.flight.alpn,
+    serverName: config.serverName,
+    sni: config.sni,
+    serverSubject: o.flight.server.subject,
+    serverChain: o.flight.chain,
+    serverSignatureScheme: schemeName(o.flight.serverScheme),
+    serverSignatureSchemeCode: o.flight.serverScheme,
+    clientCertificateRequested: o.flight.certificateRequest !== undefined,
+    clientSignatureScheme: o.clientSignatureScheme === undefined
+      ? undefined
+      : schemeName(o.clientSignatureScheme),
+    clientSignatureSchemeCode: o.clientSignatureScheme,
+    remoteAddress: t.remoteAddress,
+    timings: {
+      tcpMs: t.tcpMs,
+      handshakeMs: t.handshakeMs,
+      serverAuthMs: o.flight.serverAuthMs,
+      signatureMs: o.signatureMs,
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * TLS 1.3 client whose CertificateVerify is signed through the `SigningKey` seam, so a
+ * PKCS#11 token key can authenticate the device. RFC 8446 only, client side only.
+ */
+export { connectTls, startTls } from "./client.ts";
+export type {
+  HandshakeInfo,
+  HandshakeTimings,
+  TlsClientOptions,
+  TlsConnection,
+} from "./options.ts";
+export type { ByteTransport } from "./transport.ts";
+export { fixedRandom, type RandomSource, systemRandom } from "./random.ts";
+export {
+  TlsAlertReceivedError,
+  TlsCertificateError,
+  TlsClosedError,
+  TlsDecodeError,
+  TlsError,
+  type TlsFault,
+  TlsLocalError,
+  TlsPeerIncompatibleError,
+  TlsPeerMisbehavedError,
+  TlsTimeoutError,
+} from "./errors.ts";
+export { Alert, type AlertName, alertName } from "./alert.ts";
+export { CipherSuite, cipherSuiteName } from "./cipher_suites.ts";
+export { groupName, NamedGroup } from "./key_share.ts";

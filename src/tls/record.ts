@@ -1,0 +1,196 @@
+/**
+ * The record layer's framing (RFC 8446 section 5.1): 5-byte header (type, legacy version,
+ * length) and the fragment. Reading enforces the size limits before buffering a record:
+ * plaintext at most 2^14 bytes, ciphertext at most 2^14 + 256; anything longer is refused with
+ * record_overflow, so a hostile length field cannot make us buffer more than one maximal record.
+ */
+
+import { hex16 } from "./codec.ts";
+import {
+  TlsDecodeError,
+  TlsError,
+  TlsLocalError,
+  TlsPeerMisbehavedError,
+  TlsTimeoutError,
+} from "./errors.ts";
+import { type ByteTransport, closeQuietly } from "./transport.ts";
+
+/** ContentType (RFC 8446 section 5.1). */
+export const ContentType = {
+  change_cipher_spec: 20,
+  alert: 21,
+  handshake: 22,
+  application_data: 23,
+} as const;
+
+export const RECORD_HEADER_LENGTH = 5;
+/** Largest TLSPlaintext / TLSInnerPlaintext content: 2^14 bytes. */
+export const MAX_PLAINTEXT = 16384;
+/** Largest TLSCiphertext fragment: 2^14 + 256 bytes. */
+export const MAX_CIPHERTEXT = 16384 + 256;
+
+/** One record as read: views into the reader's buffer, valid until the next `next()` call. */
+export interface RawRecord {
+  readonly type: number;
+  /** The 5-byte header (the AEAD's additional data for protected records). */
+  readonly header: Uint8Array;
+  readonly fragment: Uint8Array;
+}
+
+const BUFFER_SIZE = 65536;
+
+/** Frames records out of a byte transport. */
+export class RecordReader {
+  readonly #transport: ByteTransport;
+  readonly #stallTimeoutMs: number;
+  #buf = new Uint8Array(BUFFER_SIZE);
+  #start = 0;
+  #end = 0;
+
+  constructor(transport: ByteTransport, stallTimeoutMs: number) {
+    this.#transport = transport;
+    this.#stallTimeoutMs = stallTimeoutMs;
+  }
+
+  /** Whether bytes of a next record are already buffered. */
+  get hasBufferedBytes(): boolean {
+    return this.#end > this.#start;
+  }
+
+  /**
+   * The next record, or null at end of stream on a record boundary. Throws on a malformed
+   * header, an oversized record, end of stream inside a record, or a mid-record stall.
+   */
+  async next(): Promise<RawRecord | null> {
+    // 1. The header.
+    if (!await this.#fill(RECORD_HEADER_LENGTH)) return null;
+    const b = this.#buf;
+    const h = this.#start;
+    const type = b[h];
+    const length = (b[h + 3] << 8) | b[h + 4];
+    checkHeader(type, b[h + 1], b[h + 2], length);
+    // 2. The fragment.
+    if (!await this.#fill(RECORD_HEADER_LENGTH + length)) {
+      throw new TlsPeerMisbehavedError(
+        `Server closed the connection in the middle of a record (${this.#end - this.#start} of ${
+          RECORD_HEADER_LENGTH + length
+        } bytes received)`,
+        "decode_error",
+      );
+    }
+    const at = this.#start;
+    this.#start += RECORD_HEADER_LENGTH + length;
+    return {
+      type,
+      header: this.#buf.subarray(at, at + RECORD_HEADER_LENGTH),
+      fragment: this.#buf.subarray(at + RECORD_HEADER_LENGTH, at + RECORD_HEADER_LENGTH + length),
+    };
+  }
+
+  /**
+   * Makes sure `n` bytes from #start are buffered; false when the stream ended before any byte
+   * of them arrived (a clean end), throws when it ended part way (for n > header length the
+   * caller reports it).
+   */
+  async #fill(n: number): Promise<boolean> {
+    if (this.#end - this.#start >= n) return true;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+    } else if (this.#start + n > this.#buf.length) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    while (this.#end - this.#start < n) {
+      const partial = this.#end > this.#start;
+      const got = await this.#readSome(partial);
+      if (got === null) {
+        if (!partial) return false;
+        if (n === RECORD_HEADER_LENGTH) {
+          throw new TlsPeerMisbehavedError(
+            "Server closed the connection in the middle of a record header",
+            "decode_error",
+          );
+        }
+        return false;
+      }
+      this.#end += got;
+    }
+    return true;
+  }
+
+  /** One transport read; a stall timer runs only while a record is partially received. */
+  async #readSome(partial: boolean): Promise<number | null> {
+    let stalled = false;
+    const timer = partial
+      ? setTimeout(() => {
+        stalled = true;
+        closeQuietly(this.#transport);
+      }, this.#stallTimeoutMs)
+      : undefined;
+    try {
+      const got = await this.#transport.read(this.#buf.subarray(this.#end));
+      if (stalled) throw stallError(this.#stallTimeoutMs);
+      return got === 0 ? this.#readSome(partial) : got;
+    } catch (err) {
+      if (stalled) throw stallError(this.#stallTimeoutMs);
+      if (err instanceof TlsError) throw err;
+      throw new TlsLocalError(`Reading from the server failed: ${messageOf(err)}`, undefined, {
+        cause: err,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function stallError(ms: number): TlsTimeoutError {
+  return new TlsTimeoutError(`Server stopped sending in the middle of a record for ${ms} ms`);
+}
+
+function checkHeader(type: number, major: number, minor: number, length: number): void {
+  if (type < ContentType.change_cipher_spec || type > ContentType.application_data) {
+    // A non-TLS server (HTTP, SSH, MQTT without TLS) lands here with its first byte.
+    throw new TlsPeerMisbehavedError(
+      `Server sent a record of unknown type ${hex16(type)}: it does not look like a TLS server`,
+      "unexpected_message",
+    );
+  }
+  // RFC 8446 5.1: legacy_record_version is ignored, but it is always 0x03xx in TLS; anything
+  // else means we are not talking to TLS.
+  if (major !== 0x03 || minor > 0x04) {
+    throw new TlsDecodeError(
+      `Server sent a record with version ${
+        hex16((major << 8) | minor)
+      }: it does not look like a TLS server`,
+    );
+  }
+  const max = type === ContentType.application_data ? MAX_CIPHERTEXT : MAX_PLAINTEXT;
+  if (length > max) {
+    throw new TlsPeerMisbehavedError(
+      `Server sent a record of ${length} bytes: the limit is ${max}`,
+      "record_overflow",
+    );
+  }
+}
+
+/** A plaintext record (RFC 8446 section 5.1): used for ClientHello, CCS and early alerts. */
+export function encodePlaintextRecord(
+  type: number,
+  fragment: Uint8Array,
+  legacyVersion = 0x0303,
+): Uint8Array {
+  if (fragment.length > MAX_PLAINTEXT) throw new RangeError("Record fragment exceeds 2^14 bytes");
+  const out = new Uint8Array(RECORD_HEADER_LENGTH + fragment.length);
+  out[0] = type;
+  out[1] = legacyVersion >>> 8;
+  out[2] = legacyVersion & 0xff;
+  out[3] = fragment.length >>> 8;
+  out[4] = fragment.length & 0xff;
+  out.set(fragment, RECORD_HEADER_LENGTH);
+  return out;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

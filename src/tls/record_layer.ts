@@ -1,0 +1,238 @@
+/**
+ * The record layer as the handshake and the connection see it: records in (framed, decrypted,
+ * checked against RFC 8446 section 5 rules), records out (fragmented, encrypted), one ordered
+ * write queue, and best-effort alerts.
+ *
+ * Inbound rules enforced here:
+ * - change_cipher_spec: a single 0x01, only until the server's Finished (RFC 8446 5, D.4);
+ * - once server keys are installed every record must be application_data on the outside;
+ * - before that, application_data is refused;
+ * - empty handshake and alert records are refused (RFC 8446 5.1);
+ * - a bounded number of records in a row that carry nothing (CCS, empty application data).
+ */
+
+import { type AlertName, encodeAlert } from "./alert.ts";
+import { TlsError, TlsLocalError, TlsPeerMisbehavedError } from "./errors.ts";
+import {
+  ContentType,
+  encodePlaintextRecord,
+  MAX_PLAINTEXT,
+  messageOf,
+  RecordReader,
+} from "./record.ts";
+import type { RecordDecrypter, RecordEncrypter } from "./record_protection.ts";
+import { type ByteTransport, closeQuietly, writeAll } from "./transport.ts";
+
+/** A record's content after protection is removed. `content` is only valid until next read. */
+export interface InboundRecord {
+  readonly type: number;
+  readonly content: Uint8Array;
+}
+
+/** Records in a row that carry no data before we call it a flood (RFC 8446 gives no limit). */
+const MAX_EMPTY_RECORDS = 32;
+/** How long a best-effort alert may take before the socket is closed anyway. */
+const ALERT_TIMEOUT_MS = 1_000;
+
+const CONTENT_NAMES: Record<number, string> = {
+  20: "change_cipher_spec",
+  21: "alert",
+  22: "handshake",
+  23: "application_data",
+};
+
+export class RecordLayer {
+  readonly transport: ByteTransport;
+  readonly #reader: RecordReader;
+  #decrypter: RecordDecrypter | undefined;
+  #encrypter: RecordEncrypter | undefined;
+  #ccsAllowed = true;
+  #emptyInARow = 0;
+  #writeChain: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(transport: ByteTransport, readTimeoutMs: number) {
+    this.transport = transport;
+    this.#reader = new RecordReader(transport, readTimeoutMs);
+  }
+
+  get encrypter(): RecordEncrypter | undefined {
+    return this.#encrypter;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Installs new read keys (server handshake keys, application keys, KeyUpdate). */
+  setDecrypter(d: RecordDecrypter): void {
+    this.#decrypter = d;
+  }
+
+  /** Installs new write keys. Call from inside `enqueueWrite` once keys are in use. */
+  setEncrypter(e: RecordEncrypter): void {
+    this.#encrypter = e;
+  }
+
+  /** After the server's Finished, a change_cipher_spec record is no longer tolerated. */
+  forbidChangeCipherSpec(): void {
+    this.#ccsAllowed = false;
+  }
+
+  /** The next record with content, or null at end of stream on a record boundary. */
+  async read(): Promise<InboundRecord | null> {
+    for (;;) {
+      const raw = await this.#reader.next();
+      if (raw === null) return null;
+      if (raw.type === ContentType.change_cipher_spec) {
+        this.#checkCcs(raw.fragment);
+        this.#countEmpty();
+        continue;
+      }
+      let type = raw.type;
+      let content = raw.fragment;
+      if (this.#decrypter) {
+        if (type !== ContentType.application_data) {
+          throw new TlsPeerMisbehavedError(
+            `Server sent an unencrypted ${CONTENT_NAMES[type]} record after encryption started`,
+            "unexpected_message",
+          );
+        }
+        ({ type, content } = await this.#decrypter.open(raw.header, raw.fragment));
+        if (type === ContentType.change_cipher_spec) {
+          throw new TlsPeerMisbehavedError(
+            "Server sent an encrypted change_cipher_spec record",
+            "unexpected_message",
+          );
+        }
+        if (type < ContentType.alert || type > ContentType.application_data) {
+          throw new TlsPeerMisbehavedError(
+            `Server sent an encrypted record of unknown type ${type}`,
+            "unexpected_message",
+          );
+        }
+      } else if (type === ContentType.application_data) {
+        throw new TlsPeerMisbehavedError(
+          "Server sent application data before the handshake finished",
+          "unexpected_message",
+        );
+      }
+      if (content.length === 0) {
+        if (type !== ContentType.application_data) {
+          throw new TlsPeerMisbehavedError(
+            `Server sent an empty ${CONTENT_NAMES[type]} record`,
+            "unexpected_message",
+          );
+        }
+        this.#countEmpty();
+        continue;
+      }
+      this.#emptyInARow = 0;
+      return { type, content };
+    }
+  }
+
+  #checkCcs(fragment: Uint8Array): void {
+    if (!this.#ccsAllowed) {
+      throw new TlsPeerMisbehavedError(
+        "Server sent change_cipher_spec after its Finished message",
+        "unexpected_message",
+      );
+    }
+    if (fragment.length !== 1 || fragment[0] !== 0x01) {
+      throw new TlsPeerMisbehavedError(
+        "Server sent a change_cipher_spec record other than the single byte 0x01",
+        "unexpected_message",
+      );
+    }
+  }
+
+  #countEmpty(): void {
+    if (++this.#emptyInARow > MAX_EMPTY_RECORDS) {
+      throw new TlsPeerMisbehavedError(
+        `Server sent more than ${MAX_EMPTY_RECORDS} records in a row without content`,
+        "unexpected_message",
+      );
+    }
+  }
+
+  /**
+   * Runs `task` after every write queued before it: the one place that orders record writes
+   * (and key changes) on this connection. A failed task fails only its own caller.
+   */
+  enqueueWrite<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#writeChain.then(() => {
+      if (this.#closed) {
+        throw new TlsLocalError("Cannot write: the connection is closed", undefined);
+      }
+      return task();
+    });
+    this.#writeChain = run.then(() => {}, () => {});
+    return run;
+  }
+
+  /** Writes bytes to the transport now (call inside `enqueueWrite`). */
+  async writeBytes(bytes: Uint8Array): Promise<void> {
+    try {
+      await writeAll(this.transport, bytes);
+    } catch (err) {
+      if (err instanceof TlsError) throw err;
+      throw new TlsLocalError(`Writing to the server failed: ${messageOf(err)}`, undefined, {
+        cause: err,
+      });
+    }
+  }
+
+  /**
+   * Encodes `content` of `type` as records of at most 2^14 bytes, encrypted when write keys are
+   * installed (call inside `enqueueWrite`). Returns the bytes to write.
+   */
+  async encodeRecords(
+    type: number,
+    content: Uint8Array,
+    legacyVersion = 0x0303,
+  ): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    for (let at = 0; at < content.length || at === 0; at += MAX_PLAINTEXT) {
+      const piece = content.subarray(at, Math.min(content.length, at + MAX_PLAINTEXT));
+      parts.push(
+        this.#encrypter
+          ? await this.#encrypter.sealRecord(type, piece)
+          : encodePlaintextRecord(type, piece, legacyVersion),
+      );
+      if (content.length === 0) break;
+    }
+    if (parts.length === 1) return parts[0];
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  /**
+   * Sends an alert if the socket still takes it (bounded by a short timeout: a peer that stopped
+   * reading must not hold us), then closes. Never throws.
+   */
+  async abort(alert: AlertName | undefined): Promise<void> {
+    if (this.#closed) return;
+    if (alert) {
+      const send = this.enqueueWrite(async () => {
+        await this.writeBytes(await this.encodeRecords(ContentType.alert, encodeAlert(alert)));
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((r) => timer = setTimeout(r, ALERT_TIMEOUT_MS));
+      await Promise.race([send.catch(() => {}), timeout]);
+      clearTimeout(timer);
+    }
+    this.close();
+  }
+
+  /** Closes the transport (idempotent); queued writes fail. */
+  close(): void {
+    this.#closed = true;
+    closeQuietly(this.transport);
+  }
+}
