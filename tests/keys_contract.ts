@@ -5,9 +5,27 @@
  */
 import assert from "node:assert/strict";
 import { x509 } from "../src/x509/mod.ts";
-import { ecdsaDerToRaw, schemeInfo, schemeName, type SigningKey } from "../src/keys/mod.ts";
+import {
+  ecdsaDerToRaw,
+  schemeInfo,
+  schemeName,
+  SignatureScheme as S,
+  type SigningKey,
+} from "../src/keys/mod.ts";
+import type { KeyKind } from "./helpers/pki.ts";
 
 const UNKNOWN_SCHEME = 0xfefe;
+
+/** What each test key kind must offer. */
+const RSA_SCHEMES = [S.rsa_pss_rsae_sha256, S.rsa_pss_rsae_sha384, S.rsa_pss_rsae_sha512];
+
+export const EXPECTED: Record<KeyKind, { schemes: number[]; keyType: SigningKey["keyType"] }> = {
+  p256: { schemes: [S.ecdsa_secp256r1_sha256], keyType: { kind: "ec", curve: "P-256" } },
+  p384: { schemes: [S.ecdsa_secp384r1_sha384], keyType: { kind: "ec", curve: "P-384" } },
+  rsa2048: { schemes: RSA_SCHEMES, keyType: { kind: "rsa", bits: 2048 } },
+  rsa3072: { schemes: RSA_SCHEMES, keyType: { kind: "rsa", bits: 3072 } },
+  ed25519: { schemes: [S.ed25519], keyType: { kind: "ed25519" } },
+};
 
 /** Verifies a TLS-form signature with WebCrypto (the test oracle). */
 export async function webCryptoVerify(

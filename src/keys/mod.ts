@@ -36,3 +36,19 @@ export {
   TokenNotFoundError,
 } from "./errors.ts";
 export { loadFileKey, MIN_FILE_RSA_BITS } from "./file/mod.ts";
+export {
+  type CreatedKey,
+  createKey,
+  type CreateKeySpec,
+  DEFAULT_SIGN_TIMEOUT_MS,
+  type KeyListing,
+  KeyUri,
+  KeyUriError,
+  listKeys,
+  listTokens,
+  openPkcs11Key,
+  type Pkcs11KeyOptions,
+  type TokenAccessOptions,
+  type TokenListing,
+} from "./pkcs11/mod.ts";
+export { type KeyProviderOptions, openSigningKey } from "./provider.ts";

@@ -1,0 +1,192 @@
+/**
+ * The one place pkcs11js is imported. A Cryptoki library is process-global (one C_Initialize
+ * per process), so modules are shared: `acquire` loads and initialises a library once per path
+ * and counts its users; the last `release` finalises it.
+ *
+ * Recovery (COMPAT.md section 4) re-initialises the library; `generation` counts those, so a key
+ * whose session predates the current generation knows it must re-open without finalising again.
+ */
+import pkcs11js from "pkcs11js";
+import { Buffer } from "node:buffer";
+import { getLogger } from "../../log.ts";
+import { KeyConfigError, Pkcs11Error, type Rv } from "../errors.ts";
+
+export { Buffer, pkcs11js };
+export type P11 = pkcs11js.PKCS11;
+export type Handle = Buffer;
+
+const log = getLogger("pkcs11");
+
+/** Vendor-neutral constants pkcs11js does not export (PKCS#11 v3.0). */
+export const CKK_EC_EDWARDS = 0x40;
+export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+export const CKM_EDDSA = 0x1057;
+
+/** The Cryptoki return value carried by a pkcs11js error, if it is one. */
+export function rvOf(e: unknown): Rv | undefined {
+  const err = e as { code?: unknown; message?: unknown };
+  if (typeof err?.code === "number" && typeof err.message === "string") {
+    const m = /CKR_[A-Z0-9_]+/.exec(err.message);
+    if (m) return { name: m[0], code: err.code };
+  }
+  return undefined;
+}
+
+/**
+ * Return values after which the module is re-initialised and the operation retried once:
+ * the token or the session went away (unplugged, p11-kit server restarted, library reset).
+ * CKR_GENERAL_ERROR is what some p11-kit versions return for a dead server connection.
+ */
+export const RECOVERABLE = new Set([
+  "CKR_DEVICE_ERROR",
+  "CKR_DEVICE_REMOVED",
+  "CKR_TOKEN_NOT_PRESENT",
+  "CKR_SESSION_HANDLE_INVALID",
+  "CKR_SESSION_CLOSED",
+  "CKR_CRYPTOKI_NOT_INITIALIZED",
+  "CKR_GENERAL_ERROR",
+  "CKR_USER_NOT_LOGGED_IN",
+]);
+
+export function isRecoverable(e: unknown): boolean {
+  const rv = (e instanceof Pkcs11Error ? e.rv : undefined) ?? rvOf(e);
+  return rv !== undefined && RECOVERABLE.has(rv.name);
+}
+
+export interface ModuleOptions {
+  /** Exported as P11_KIT_SERVER_ADDRESS before the library loads (p11-kit-client.so). */
+  p11KitServerAddress?: string;
+}
+
+export class Pkcs11Module {
+  static readonly #loaded = new Map<string, Pkcs11Module>();
+
+  #p11: P11;
+  #users = 0;
+  /** Incremented by every re-initialisation. */
+  generation = 0;
+
+  private constructor(readonly path: string, readonly p11KitServerAddress: string | undefined) {
+    this.#p11 = new pkcs11js.PKCS11();
+  }
+
+  /** The library at `path`, loaded and initialised (shared with other users in the process). */
+  static acquire(path: string, opts: ModuleOptions = {}): Pkcs11Module {
+    let mod = Pkcs11Module.#loaded.get(path);
+    if (mod) {
+      if (opts.p11KitServerAddress && opts.p11KitServerAddress !== mod.p11KitServerAddress) {
+        throw new KeyConfigError(
+          `Cannot use p11-kit server address "${opts.p11KitServerAddress}" for PKCS#11 module ` +
+            `"${path}": it is already loaded with ${
+              mod.p11KitServerAddress ? `"${mod.p11KitServerAddress}"` : "no address"
+            } in this process`,
+        );
+      }
+    } else {
+      mod = new Pkcs11Module(path, opts.p11KitServerAddress);
+      mod.#load();
+      Pkcs11Module.#loaded.set(path, mod);
+    }
+    mod.#users++;
+    return mod;
+  }
+
+  #load(): void {
+    try {
+      const info = Deno.statSync(this.path);
+      if (!info.isFile) throw new Deno.errors.IsADirectory();
+    } catch (e) {
+      const detail = e instanceof Deno.errors.NotFound
+        ? "file not found"
+        : e instanceof Deno.errors.IsADirectory
+        ? "not a file"
+        : (e as Error).message;
+      throw new Pkcs11Error(`Cannot load PKCS#11 module "${this.path}": ${detail}`, {
+        cause: e,
+        config: true,
+      });
+    }
+    if (this.p11KitServerAddress) {
+      // p11-kit-client.so reads the address when it is initialised.
+      Deno.env.set("P11_KIT_SERVER_ADDRESS", this.p11KitServerAddress);
+    }
+    try {
+      this.#p11.load(this.path);
+    } catch (e) {
+      throw new Pkcs11Error(
+        `Cannot load PKCS#11 module "${this.path}": ${(e as Error).message}`,
+        { cause: e, config: true },
+      );
+    }
+    this.#initialize();
+  }
+
+  #initialize(): void {
+    try {
+      // CKF_OS_LOCKING_OK: signing runs on a worker thread, and p11-kit-client requires it.
+      this.#p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    } catch (e) {
+      if (rvOf(e)?.name === "CKR_CRYPTOKI_ALREADY_INITIALIZED") return;
+      throw this.error("C_Initialize", e, `Cannot initialise PKCS#11 module "${this.path}"`);
+    }
+  }
+
+  /** The pkcs11js binding (for the provider's files in this folder only). */
+  get p11(): P11 {
+    return this.#p11;
+  }
+
+  /**
+   * Runs one Cryptoki call, turning a pkcs11js error into a `Pkcs11Error` that names the
+   * function and the return value. `what` says what was being done, for the message.
+   */
+  call<T>(fn: string, what: string, f: (p11: P11) => T): T {
+    try {
+      return f(this.#p11);
+    } catch (e) {
+      throw this.error(fn, e, what);
+    }
+  }
+
+  error(fn: string, e: unknown, what: string): Pkcs11Error {
+    if (e instanceof Pkcs11Error) return e;
+    const rv = rvOf(e);
+    const detail = rv ? `${fn} returned ${rv.name}` : `${fn} failed: ${(e as Error)?.message ?? e}`;
+    return new Pkcs11Error(`${what}: ${detail}`, { rv, fn, cause: e });
+  }
+
+  /**
+   * Finalises and initialises the library again, unless another user already did so since
+   * `seenGeneration` (then their re-initialisation serves us too).
+   */
+  reinitialize(seenGeneration: number): void {
+    if (this.generation !== seenGeneration) return;
+    log.warn("re-initialising PKCS#11 module", { module: this.path });
+    try {
+      this.#p11.C_Finalize();
+    } catch (e) {
+      log.debug("C_Finalize before re-initialisation failed", { rv: rvOf(e)?.name });
+    }
+    this.generation++;
+    this.#initialize();
+  }
+
+  /** Drops one user; the last one finalises and unloads the library. */
+  release(): void {
+    if (--this.#users > 0) return;
+    Pkcs11Module.#loaded.delete(this.path);
+    try {
+      this.#p11.C_Finalize();
+    } catch (e) {
+      log.debug("C_Finalize failed", { module: this.path, rv: rvOf(e)?.name });
+    }
+    try {
+      this.#p11.close();
+    } catch { /* already closed */ }
+  }
+
+  /** Whether this module is p11-kit's client (for "is p11-kit server running?" hints). */
+  get isP11KitClient(): boolean {
+    return this.p11KitServerAddress !== undefined || /p11-kit-client/.test(this.path);
+  }
+}
