@@ -129,16 +129,22 @@ export async function createKey(
       { type: pkcs11js.CKA_LABEL, value: label },
       { type: pkcs11js.CKA_ID, value: Buffer.from(id) },
     ];
-    const publicTemplate: pkcs11js.Template = [...common, {
-      type: pkcs11js.CKA_VERIFY,
-      value: true,
-    }];
+    const publicTemplate: pkcs11js.Template = [
+      ...common,
+      { type: pkcs11js.CKA_VERIFY, value: true },
+      { type: pkcs11js.CKA_ENCRYPT, value: false },
+      { type: pkcs11js.CKA_WRAP, value: false },
+    ];
     const privateTemplate: pkcs11js.Template = [
       ...common,
       { type: pkcs11js.CKA_PRIVATE, value: true },
       { type: pkcs11js.CKA_SENSITIVE, value: true },
       { type: pkcs11js.CKA_EXTRACTABLE, value: false },
       { type: pkcs11js.CKA_SIGN, value: true },
+      // Tokens default these to true (SoftHSM does): a device key only signs.
+      { type: pkcs11js.CKA_DECRYPT, value: false },
+      { type: pkcs11js.CKA_UNWRAP, value: false },
+      { type: pkcs11js.CKA_DERIVE, value: false },
     ];
     let mechanism: number;
     if (spec.type === "rsa") {
