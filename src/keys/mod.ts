@@ -52,3 +52,4 @@ export {
   type TokenListing,
 } from "./pkcs11/mod.ts";
 export { type KeyProviderOptions, openSigningKey } from "./provider.ts";
+export { createCsr, parseSubject, signatureAlgorithm, type Subject } from "./csr.ts";
