@@ -4,7 +4,10 @@
  */
 import { Command, Option } from "commander";
 import { LOG_LEVELS } from "../log.ts";
+import { registerCert } from "./cert.ts";
+import { registerCheckKey } from "./check_key.ts";
 import { registerConfig } from "./config_cmd.ts";
+import { registerHsm } from "./hsm.ts";
 import type { CliContext } from "./context.ts";
 import { VERSION } from "./version.ts";
 
@@ -25,6 +28,9 @@ export function buildProgram(ctx: CliContext): Command {
     .showSuggestionAfterError(true);
 
   registerConfig(program, ctx);
+  registerHsm(program, ctx);
+  registerCert(program, ctx);
+  registerCheckKey(program, ctx);
 
   // Every command accepts --help and --version, and the global options before or after it.
   for (const cmd of allCommands(program)) {

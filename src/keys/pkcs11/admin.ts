@@ -110,8 +110,10 @@ export interface CreatedKey {
 export async function createKey(
   opts: TokenAccessOptions,
   spec: CreateKeySpec,
-  { label = "device-key", id = crypto.getRandomValues(new Uint8Array(8)) } = {},
+  names: { label?: string; id?: Uint8Array } = {},
 ): Promise<CreatedKey> {
+  const label = names.label ?? "device-key";
+  const id: Uint8Array = names.id ?? crypto.getRandomValues(new Uint8Array(8));
   const ts = openTokenSession(opts, { readWrite: true });
   try {
     for (const [what, filter] of [["label", { label }], ["id", { id }]] as const) {
