@@ -61,6 +61,43 @@ Deno.test("a token key works through p11-kit server and recovers after the serve
   }
 });
 
+Deno.test("a token key recovers when the p11-kit server comes back after being down for a while", async () => {
+  await using dir = await tempDir();
+  const hsm = await SoftHsm.create(dir.path);
+  const token = await hsm.initToken("edge");
+  const imported = await hsm.importNewKey(token, "p256", { label: "device-key" });
+  const socket = `${dir.path}/p11-kit.sock`;
+  let server = await P11KitServer.start(hsm, socket);
+  const previousSink = setLogSink(() => {});
+  try {
+    const key = await openSigningKey({
+      kind: "pkcs11",
+      modulePath: P11_KIT_CLIENT_MODULE,
+      p11KitServerAddress: server.address,
+      pin: new Secret("1234"),
+      certificateSpki: imported.spki,
+    });
+    try {
+      await signAndVerify(key, imported.spki);
+      await server.stop();
+      // While the server is down every signature fails (exit code 1: worth retrying later).
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(signAndVerify(key, imported.spki), (e: unknown) => {
+          assert.equal((e as { exitCode?: number }).exitCode, undefined, String(e));
+          return true;
+        });
+      }
+      server = await P11KitServer.start(hsm, socket);
+      await signAndVerify(key, imported.spki);
+    } finally {
+      await key.close();
+    }
+  } finally {
+    setLogSink(previousSink);
+    await server.stop();
+  }
+});
+
 Deno.test("p11-kit-client without a server says which address it tried", async () => {
   await using dir = await tempDir();
   const address = `unix:path=${dir.path}/nobody-listens.sock`;

@@ -15,7 +15,13 @@ import type { Secret } from "../../secret.ts";
 import { getLogger } from "../../log.ts";
 import { type ClosableSigningKey, makeSigningKey } from "../_key_base.ts";
 import { ecdsaCoordinateSize, ecdsaRawToDer } from "../ecdsa_der.ts";
-import { KeyConfigError, KeyMismatchError, Pkcs11Error, SignTimeoutError } from "../errors.ts";
+import {
+  KeyConfigError,
+  KeyMismatchError,
+  Pkcs11Error,
+  SignTimeoutError,
+  TokenNotFoundError,
+} from "../errors.ts";
 import { schemeName } from "../schemes.ts";
 import type { KeyType } from "../signing_key.ts";
 import { describeKeyType, sameKey } from "../spki.ts";
@@ -215,12 +221,18 @@ class TokenKeyState {
     try {
       return await this.#signOnce(mech, input);
     } catch (e) {
-      if (!isRecoverable(e) || this.#closed) throw e;
+      // A token missing at re-open time (unplugged, p11-kit server down) is retried the same
+      // way on the next signature, so the key recovers once the token is back.
+      if (!(isRecoverable(e) || e instanceof TokenNotFoundError) || this.#closed) throw e;
       log.warn("PKCS#11 token or session lost; re-initialising and retrying once", {
         key: this.#uri,
         rv: (e as Pkcs11Error).rv?.name ?? rvOf(e)?.name,
       });
       this.#mod.reinitialize(this.#generation);
+      // Every handle of the old generation is dead; if re-opening fails now, the next
+      // signature re-initialises again rather than waiting for someone else to.
+      this.#session = undefined;
+      this.#generation = this.#mod.generation;
       this.#reopen();
       return await this.#signOnce(mech, input);
     }
