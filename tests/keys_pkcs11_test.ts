@@ -166,7 +166,7 @@ Deno.test("the token is selected by URI or legacy serial, and several tokens wit
   );
 });
 
-Deno.test("a missing module or an empty token directory gets a clear error", async () => {
+Deno.test("a missing module, an empty token directory and unsupported URI options get clear errors", async () => {
   await using dir = await tempDir();
   await softHsm(dir.path);
   await assert.rejects(openSigningKey(pkcs11({ modulePath: "/usr/lib/x.so" })), (e: unknown) => {
@@ -181,6 +181,21 @@ Deno.test("a missing module or an empty token directory gets a clear error", asy
       `^TokenNotFoundError: No token found in PKCS#11 module "${SOFTHSM_MODULE}": the device may be disconnected$`,
     ),
   );
+  const refused: [string, RegExp][] = [
+    ["pkcs11:object=k?pin-source=file:/etc/pin", /uses pin-source, which hsm-bridge does not read/],
+    ["pkcs11:object=k;type=cert", /names an object of type "cert": a signing key is type=private/],
+    [
+      "pkcs11:object=k?module-path=/usr/lib/other.so",
+      /names module-path "\/usr\/lib\/other.so" but the configured module is/,
+    ],
+  ];
+  for (const [uri, re] of refused) {
+    await assert.rejects(openSigningKey(pkcs11({ uri: KeyUri.parse(uri) })), (e: unknown) => {
+      assert.ok(e instanceof KeyConfigError, uri);
+      assert.match(e.message, re);
+      return true;
+    });
+  }
   await assert.rejects(
     openSigningKey({ kind: "socket", socketPath: "/run/tedge-p11-server/tedge-p11-server.sock" }),
     (e: unknown) =>

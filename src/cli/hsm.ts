@@ -33,7 +33,12 @@ export function registerHsm(program: Command, ctx: CliContext): void {
   const hsm = program.command("hsm").description(
     "Inspect the PKCS#11 token and create the device key on it (device.cryptoki.module_path)",
   );
+  registerListTokens(hsm, ctx);
+  registerListKeys(hsm, ctx);
+  registerCreateKey(hsm, ctx);
+}
 
+function registerListTokens(hsm: Command, ctx: CliContext): void {
   hsm.command("list-tokens")
     .description("List the tokens the module shows (no PIN needed)")
     .option("--json", "print JSON")
@@ -55,7 +60,9 @@ export function registerHsm(program: Command, ctx: CliContext): void {
         ).join("\n\n"),
       );
     });
+}
 
+function registerListKeys(hsm: Command, ctx: CliContext): void {
   hsm.command("list-keys")
     .description(
       "List the private keys on the configured token and which one matches device.cert_path",
@@ -96,7 +103,9 @@ export function registerHsm(program: Command, ctx: CliContext): void {
       }
       ctx.print(lines.join("\n"));
     });
+}
 
+function registerCreateKey(hsm: Command, ctx: CliContext): void {
   hsm.command("create-key")
     .description("Generate a key pair on the token: the private key never leaves it")
     .addOption(

@@ -126,42 +126,7 @@ export async function createKey(
         );
       }
     }
-    const common: pkcs11js.Template = [
-      { type: pkcs11js.CKA_TOKEN, value: true },
-      { type: pkcs11js.CKA_LABEL, value: label },
-      { type: pkcs11js.CKA_ID, value: Buffer.from(id) },
-    ];
-    const publicTemplate: pkcs11js.Template = [
-      ...common,
-      { type: pkcs11js.CKA_VERIFY, value: true },
-      { type: pkcs11js.CKA_ENCRYPT, value: false },
-      { type: pkcs11js.CKA_WRAP, value: false },
-    ];
-    const privateTemplate: pkcs11js.Template = [
-      ...common,
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_SIGN, value: true },
-      // Tokens default these to true (SoftHSM does): a device key only signs.
-      { type: pkcs11js.CKA_DECRYPT, value: false },
-      { type: pkcs11js.CKA_UNWRAP, value: false },
-      { type: pkcs11js.CKA_DERIVE, value: false },
-    ];
-    let mechanism: number;
-    if (spec.type === "rsa") {
-      mechanism = pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
-      publicTemplate.push(
-        { type: pkcs11js.CKA_MODULUS_BITS, value: spec.bits },
-        { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
-      );
-    } else {
-      mechanism = spec.type === "ecdsa"
-        ? pkcs11js.CKM_EC_KEY_PAIR_GEN
-        : CKM_EC_EDWARDS_KEY_PAIR_GEN;
-      const params = oid(spec.type === "ecdsa" ? OID[spec.curve] : OID.ed25519);
-      publicTemplate.push({ type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(params) });
-    }
+    const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(spec, label, id);
     const what = `Cannot generate a key pair on token "${ts.token.label}"`;
     try {
       await ts.mod.p11.C_GenerateKeyPairAsync(
@@ -189,4 +154,48 @@ export async function createKey(
   } finally {
     ts.close();
   }
+}
+
+/**
+ * Templates for C_GenerateKeyPair: a token object, private key sensitive and never extractable,
+ * usable for signing only (PKCS#11 v2.40 sections 4.8-4.9).
+ */
+function keyPairTemplates(spec: CreateKeySpec, label: string, id: Uint8Array) {
+  const common: pkcs11js.Template = [
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: Buffer.from(id) },
+  ];
+  const publicTemplate: pkcs11js.Template = [
+    ...common,
+    { type: pkcs11js.CKA_VERIFY, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
+  ];
+  const privateTemplate: pkcs11js.Template = [
+    ...common,
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_SIGN, value: true },
+    // Tokens default these to true (SoftHSM does): a device key only signs.
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
+  ];
+  if (spec.type === "rsa") {
+    publicTemplate.push(
+      { type: pkcs11js.CKA_MODULUS_BITS, value: spec.bits },
+      { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+    );
+    return { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN, publicTemplate, privateTemplate };
+  }
+  // CKA_EC_PARAMS: the curve's OID (for Ed25519 the RFC 8410 OID, which SoftHSM and PKCS#11
+  // v3.0 accept besides the "edwards25519" printable string).
+  const params = oid(spec.type === "ecdsa" ? OID[spec.curve] : OID.ed25519);
+  publicTemplate.push({ type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(params) });
+  const mechanism = spec.type === "ecdsa"
+    ? pkcs11js.CKM_EC_KEY_PAIR_GEN
+    : CKM_EC_EDWARDS_KEY_PAIR_GEN;
+  return { mechanism, publicTemplate, privateTemplate };
 }
