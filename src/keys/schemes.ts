@@ -92,12 +92,15 @@ export function schemesForKeyType(keyType: KeyType): number[] {
           ? SignatureScheme.ecdsa_secp384r1_sha384
           : SignatureScheme.ecdsa_secp521r1_sha512,
       ];
-    case "rsa":
+    case "rsa": {
+      // RFC 8017 section 9.1.1: PSS needs emLen >= hLen + sLen + 2, with sLen = hLen here.
+      const emLen = Math.ceil((keyType.bits - 1) / 8);
       return [
         SignatureScheme.rsa_pss_rsae_sha256,
         SignatureScheme.rsa_pss_rsae_sha384,
         SignatureScheme.rsa_pss_rsae_sha512,
-      ];
+      ].filter((s) => emLen >= 2 * hashLength(schemeInfo(s)!.hash!) + 2);
+    }
     case "ed25519":
       return [SignatureScheme.ed25519];
   }

@@ -91,6 +91,13 @@ export function loginIfRequired(
   } catch (e) {
     const rv = rvOf(e);
     if (rv?.name === "CKR_USER_ALREADY_LOGGED_IN") return true;
+    if (rv?.name === "CKR_USER_PIN_NOT_INITIALIZED") {
+      throw new KeyConfigError(
+        `${what}: the token has no user PIN yet: initialise it (e.g. "softhsm2-util ` +
+          `--init-token" or the token vendor's tool)`,
+        { rv, cause: e },
+      );
+    }
     if (!rv || !PIN_REFUSED.has(rv.name)) throw mod.error("C_Login", e, what);
     let after = 0;
     try {
