@@ -161,6 +161,7 @@ export class BridgeRules {
   readonly rules: readonly BridgeRule[];
   #toRemote = new Map<string, Route | null>();
   #toLocal = new Map<string, Route | null>();
+  #echoes = new Map<string, boolean>();
 
   /** Rules in order; exact duplicates (same topic, direction, prefixes) are kept once. */
   constructor(rules: Iterable<BridgeRule>) {
@@ -204,8 +205,14 @@ export class BridgeRules {
    * through its own cloud subscriptions (a bidirectional or overlapping inbound rule).
    */
   echoesFromRemote(remoteTopic: string): boolean {
-    const levels = remoteTopic.split("/");
-    return this.rules.some((r) => r.inbound && r.remoteFilter.matches(remoteTopic, levels));
+    let echoes = this.#echoes.get(remoteTopic);
+    if (echoes === undefined) {
+      const levels = remoteTopic.split("/");
+      echoes = this.rules.some((r) => r.inbound && r.remoteFilter.matches(remoteTopic, levels));
+      if (this.#echoes.size >= ROUTE_CACHE_SIZE) this.#echoes.clear();
+      this.#echoes.set(remoteTopic, echoes);
+    }
+    return echoes;
   }
 
   /** Whether a message the bridge publishes locally on `localTopic` comes back to it. */

@@ -154,6 +154,11 @@ export class MqttConnection {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
+      // Per-message costs that show in profiles: mqtt.js's debug logging (~20 calls per
+      // message, each checking whether it is enabled) and re-arming the keepalive timer on
+      // every packet. Without the latter, a PINGREQ simply goes out every keepalive period.
+      log: noop,
+      reschedulePings: false,
       username: o.username,
       password: typeof o.password === "string" || o.password === undefined
         ? o.password
@@ -311,6 +316,8 @@ export class MqttConnection {
     this.#client.end(true);
   }
 }
+
+function noop(): void {}
 
 function toBuffer(payload: Uint8Array | string): Buffer | string {
   if (typeof payload === "string" || Buffer.isBuffer(payload)) return payload as Buffer | string;
