@@ -40,7 +40,7 @@ Deno.test("Logger honours the level and the sink", () => {
     log.warn("shown");
     log.error("shown too");
     assert.equal(lines.length, 2);
-    assert.match(lines[0], /WARN  test: shown$/);
+    assert.match(lines[0], /WARN {2}test: shown$/);
   } finally {
     setLogSink(previousSink);
     setLogLevel(previousLevel);

@@ -32,7 +32,8 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
   });
   program.hook("preAction", (_cmd, action) => {
     globals = action.optsWithGlobals() as GlobalOptions;
-    setLogLevel(parseLogLevel(globals.logLevel ?? "info"));
+    // One-shot commands print their result; their logs are noise unless asked for.
+    setLogLevel(parseLogLevel(globals.logLevel ?? (action.name() === "run" ? "info" : "warn")));
   });
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -6,8 +6,10 @@ import { Command, Option } from "commander";
 import { LOG_LEVELS } from "../log.ts";
 import { registerCert } from "./cert.ts";
 import { registerCheckKey } from "./check_key.ts";
+import { registerCheckTls } from "./check_tls.ts";
 import { registerConfig } from "./config_cmd.ts";
 import { registerHsm } from "./hsm.ts";
+import { registerRun } from "./run.ts";
 import type { CliContext } from "./context.ts";
 import { VERSION } from "./version.ts";
 
@@ -22,7 +24,8 @@ export function buildProgram(ctx: CliContext): Command {
       "config file (default: $TEDGE_CONFIG_DIR/tedge.toml or /etc/tedge/tedge.toml)",
     )
     .addOption(
-      new Option("--log-level <level>", "log level").choices([...LOG_LEVELS]).default("info"),
+      new Option("--log-level <level>", "log level (default: info for run, warn otherwise)")
+        .choices([...LOG_LEVELS]),
     )
     .showHelpAfterError("(run with --help for usage)")
     .showSuggestionAfterError(true);
@@ -31,6 +34,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerHsm(program, ctx);
   registerCert(program, ctx);
   registerCheckKey(program, ctx);
+  registerRun(program, ctx);
+  registerCheckTls(program, ctx);
 
   // Every command accepts --help and --version, and the global options before or after it.
   for (const cmd of allCommands(program)) {

@@ -43,6 +43,11 @@ function denoArgs(args: string[]): string[] {
   return ["run", "--quiet", "--no-prompt", ...permissionFlags(), CLI_PATH, ...args];
 }
 
+/** The whole command line of `hsm-bridge ARGS...` (for running it inside another command). */
+export function cliArgv(args: string[]): string[] {
+  return [Deno.execPath(), ...denoArgs(args)];
+}
+
 /** Runs `hsm-bridge ARGS...` to completion. The environment is exactly `env` (+ PATH, HOME). */
 export async function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {

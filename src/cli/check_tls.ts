@@ -1,0 +1,118 @@
+/**
+ * `hsm-bridge check tls [HOST:PORT]`: one TLS 1.3 handshake with the configured key,
+ * certificate and trust store, the way `run` connects to the cloud, then close_notify.
+ * Prints what was negotiated and how long each phase took.
+ *
+ * Exit 0 when the handshake completes, 1 when it fails (the reason is printed), 78 when the
+ * configuration cannot be used (no endpoint, unreadable trust store, key/certificate problem).
+ */
+import type { Command } from "commander";
+import { formatHostPort, type HostPort, parseHostPort } from "../config/mod.ts";
+import { connectTls, type HandshakeInfo } from "../tls/mod.ts";
+import { derOf, TrustStore } from "../x509/mod.ts";
+import { loadDeviceCertificate, openConfiguredKey } from "./_keys.ts";
+import { checkGroup } from "./check_key.ts";
+import type { CliContext } from "./context.ts";
+import { UsageError } from "./errors.ts";
+
+/** The handshake failed: a runtime failure (exit 1) that names the target and the reason. */
+export class TlsCheckError extends Error {
+  readonly exitCode = 1;
+  constructor(target: string, cause: unknown) {
+    super(`TLS handshake with ${target} failed: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "TlsCheckError";
+  }
+}
+
+interface CheckTlsOptions {
+  servername?: string;
+  json?: boolean;
+  timeout?: string;
+}
+
+export function registerCheckTls(program: Command, ctx: CliContext): void {
+  checkGroup(program).command("tls")
+    .argument("[target]", "HOST:PORT to connect to (default: c8y.mqtt)")
+    .description(
+      "Connect with the configured key, certificate and trust store, complete a TLS 1.3 " +
+        "handshake and print what was negotiated",
+    )
+    .option("--servername <name>", "name to send as SNI and check the certificate against")
+    .option("--timeout <seconds>", "handshake timeout (tokens can be slow)", "60")
+    .option("--json", "print JSON")
+    .action(async (target: string | undefined, opts: CheckTlsOptions) => {
+      const config = await ctx.loadConfig();
+      const endpoint = target === undefined ? config.require("c8y.mqtt") : parseTarget(target);
+      const timeoutMs = parseTimeout(opts.timeout);
+      const trustStorePath = config.require("c8y.root_cert_path");
+      const trustStore = await TrustStore.load(trustStorePath);
+      const certificate = await loadDeviceCertificate(config);
+      const key = await openConfiguredKey(config, { certificate });
+      const shown = formatHostPort(endpoint);
+      let info: HandshakeInfo;
+      try {
+        const conn = await connectTls({
+          hostname: endpoint.host,
+          port: endpoint.port,
+          serverName: opts.servername,
+          trustStore,
+          clientAuth: { certificateChain: certificate.chain.map(derOf), key },
+          handshakeTimeoutMs: timeoutMs,
+        });
+        info = conn.info;
+        await conn.close();
+      } catch (e) {
+        throw new TlsCheckError(shown, e);
+      } finally {
+        await key.close();
+      }
+      const report = { target: shown, trustStore: trustStorePath, key: key.description, ...info };
+      if (opts.json) ctx.printJson(jsonReport(report));
+      else ctx.print(textReport(report));
+    });
+}
+
+function parseTarget(text: string): HostPort {
+  try {
+    return parseHostPort(text, 8883);
+  } catch {
+    throw new UsageError(`Invalid target "${text}": expected HOST:PORT, e.g. "127.0.0.1:8883"`);
+  }
+}
+
+function parseTimeout(text: string | undefined): number {
+  const s = Number(text ?? "60");
+  if (!Number.isFinite(s) || s <= 0) {
+    throw new UsageError(`Invalid --timeout "${text}": expected a number of seconds, e.g. 60`);
+  }
+  return s * 1000;
+}
+
+type Report = HandshakeInfo & { target: string; trustStore: string; key: string };
+
+const ms = (v: number | undefined) => v === undefined ? "-" : `${v.toFixed(1)} ms`;
+
+function textReport(r: Report): string {
+  const client = r.clientCertificateRequested
+    ? `requested; signed with ${r.clientSignatureScheme} by ${r.key}`
+    : "not requested by the server";
+  return [
+    `TLS handshake with ${r.target} completed`,
+    `  protocol       ${r.version}`,
+    `  cipher suite   ${r.suite}`,
+    `  key exchange   ${r.group}${r.hrr ? " (after HelloRetryRequest)" : ""}`,
+    `  server name    ${r.serverName}${r.sni ? "" : " (IP address: no SNI sent)"}`,
+    `  server cert    ${r.serverSubject} (chain of ${r.serverChain.length}, ` +
+    `trusted via ${r.trustStore})`,
+    `  server signs   ${r.serverSignatureScheme}`,
+    `  client auth    ${client}`,
+    `  alpn           ${r.alpn ?? "-"}`,
+    `  timings        tcp ${ms(r.timings.tcpMs)}, handshake ${ms(r.timings.handshakeMs)}, ` +
+    `server auth ${ms(r.timings.serverAuthMs)}, signature ${ms(r.timings.signatureMs)}`,
+  ].join("\n");
+}
+
+function jsonReport(r: Report): Record<string, unknown> {
+  const { serverChain, ...rest } = r;
+  return { ...rest, serverChainLength: serverChain.length };
+}

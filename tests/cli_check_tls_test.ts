@@ -1,0 +1,184 @@
+/**
+ * `hsm-bridge check tls` against real TLS 1.3 servers (OpenSSL, GnuTLS, mosquitto) with the
+ * device key on a SoftHSM token, and against servers it must refuse.
+ */
+import assert from "node:assert/strict";
+import { cliArgv, runCli } from "./helpers/cli.ts";
+import { Mosquitto } from "./helpers/mosquitto.ts";
+import { type KeyKind, TestPki } from "./helpers/pki.ts";
+import { tempDir } from "./helpers/process.ts";
+import { SoftHsm } from "./helpers/softhsm.ts";
+import { runAgainstGnutls, startOpensslServer } from "./helpers/tls_servers.ts";
+
+const TOKEN_KINDS: KeyKind[] = ["p256", "p384", "rsa2048", "ed25519"];
+
+/** A device with one SoftHSM key and certificate per key kind, and a tedge.toml for each. */
+async function device(dir: string) {
+  const pki = await TestPki.create(`${dir}/pki`);
+  const server = await pki.server();
+  const hsm = await SoftHsm.create(`${dir}/hsm`);
+  const token = await hsm.initToken("edge", { pin: "246810" });
+  const configs = new Map<KeyKind, string>();
+  for (const kind of TOKEN_KINDS) {
+    const key = await hsm.importNewKey(token, kind, { label: `device-${kind}` });
+    const cert = await pki.device(`device-${kind}`, `edge-${kind}`, { publicKeySpki: key.spki });
+    const path = `${dir}/tedge-${kind}.toml`;
+    await Deno.writeTextFile(
+      path,
+      `[device]\ncert_path = "${cert.chainPath}"\nkey_uri = "${key.uri}"\nkey_pin = "246810"\n\n` +
+        `[device.cryptoki]\nmode = "module"\nmodule_path = "${hsm.module}"\n\n` +
+        `[c8y]\nurl = "localhost"\nroot_cert_path = "${pki.caPath}"\n`,
+    );
+    configs.set(kind, path);
+  }
+  const creds = { certPath: server.certPath, keyPath: server.keyPath!, caPath: pki.caPath };
+  return { pki, hsm, server, creds, configs };
+}
+
+function assertCompleted(r: { code: number; stdout: string; stderr: string }, kind: KeyKind) {
+  assert.equal(r.code, 0, `${kind}: ${r.stderr}\n${r.stdout}`);
+  assert.match(r.stdout, /TLS handshake with .* completed/);
+  assert.match(r.stdout, /protocol {7}TLSv1\.3/);
+  const scheme = {
+    p256: "ecdsa_secp256r1_sha256",
+    p384: "ecdsa_secp384r1_sha384",
+    rsa2048: "rsa_pss_rsae_sha256",
+    ed25519: "ed25519",
+    rsa3072: "rsa_pss_rsae_sha256",
+  }[kind];
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `client auth {4}requested; signed with ${scheme} by PKCS#11 key "pkcs11:token=edge;`,
+    ),
+  );
+}
+
+Deno.test("check tls completes against openssl s_server with a token key of every type", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  const server = await startOpensslServer(d.creds);
+  try {
+    for (const kind of TOKEN_KINDS) {
+      const r = await runCli(
+        ["check", "tls", `127.0.0.1:${server.port}`, "--config", d.configs.get(kind)!],
+        { env: d.hsm.env },
+      );
+      assertCompleted(r, kind);
+    }
+    const json = await runCli(
+      ["check", "tls", `127.0.0.1:${server.port}`, "--json", "--config", d.configs.get("p256")!],
+      { env: d.hsm.env },
+    );
+    const info = JSON.parse(json.stdout);
+    assert.equal(info.version, "TLSv1.3");
+    assert.equal(info.clientSignatureScheme, "ecdsa_secp256r1_sha256");
+    assert.equal(typeof info.timings.signatureMs, "number");
+    assert.ok(info.serverChainLength >= 1);
+  } finally {
+    await server.process.stop();
+  }
+});
+
+Deno.test("check tls completes against gnutls-serv with a token key of every type", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  for (const kind of TOKEN_KINDS) {
+    const r = await runAgainstGnutls(
+      d.creds,
+      cliArgv(["check", "tls", "127.0.0.1:8443", "--config", d.configs.get(kind)!]),
+      { env: { ...d.hsm.env, NO_COLOR: "1" } },
+    );
+    assertCompleted(r, kind);
+  }
+});
+
+Deno.test("check tls completes against mosquitto (TLS 1.3, client certificate required)", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  await using broker = await Mosquitto.start({
+    dir: dir.path,
+    tls: { caPath: d.pki.caPath, certPath: d.server.certPath, keyPath: d.server.keyPath! },
+  });
+  for (const kind of TOKEN_KINDS) {
+    // The default target is c8y.mqtt (here c8y.url "localhost" with the broker's port).
+    const r = await runCli(["check", "tls", "--config", d.configs.get(kind)!], {
+      env: { ...d.hsm.env, TEDGE_C8Y_MQTT: `localhost:${broker.port}` },
+    });
+    assertCompleted(r, kind);
+    assert.match(r.stdout, /server name {4}localhost\n/);
+  }
+});
+
+Deno.test("check tls refuses bad servers with the reason, exit 1", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  const config = d.configs.get("p256")!;
+  const other = await TestPki.create(`${dir.path}/other-pki`, { cn: "Other CA" });
+  const foreign = await other.server("foreign");
+  const expired = await d.pki.server("expired", {
+    notBefore: new Date(Date.now() - 10 * 86_400_000),
+    notAfter: new Date(Date.now() - 86_400_000),
+  });
+  const cases: {
+    name: string;
+    creds?: typeof d.creds;
+    extra: string[];
+    args?: string[];
+    error: RegExp;
+  }[] = [
+    {
+      name: "unknown CA",
+      creds: { ...d.creds, certPath: foreign.certPath, keyPath: foreign.keyPath! },
+      extra: ["-tls1_3"],
+      error: /is not trusted/,
+    },
+    {
+      name: "wrong host name",
+      extra: ["-tls1_3"],
+      args: ["--servername", "broker.example.com"],
+      error: /is not valid for "broker\.example\.com"/,
+    },
+    {
+      name: "expired certificate",
+      creds: { ...d.creds, certPath: expired.certPath, keyPath: expired.keyPath! },
+      extra: ["-tls1_3"],
+      error: /expired/,
+    },
+    { name: "TLS 1.2 only", extra: ["-tls1_2"], error: /does not speak TLS 1\.3/ },
+    { name: "no common group", extra: ["-tls1_3", "-groups", "ffdhe2048"], error: /group/ },
+  ];
+  for (const c of cases) {
+    const server = await startOpensslServer(c.creds ?? d.creds, c.extra);
+    try {
+      const r = await runCli(
+        ["check", "tls", `127.0.0.1:${server.port}`, ...(c.args ?? []), "--config", config],
+        { env: d.hsm.env },
+      );
+      assert.equal(r.code, 1, `${c.name}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /^hsm-bridge: TLS handshake with 127\.0\.0\.1:\d+ failed: /, r.stderr);
+      assert.match(r.stderr, c.error, c.name);
+      assert.equal(r.stderr.trim().split("\n").length, 1, `${c.name}: one line`);
+    } finally {
+      await server.process.stop();
+    }
+  }
+});
+
+Deno.test("check tls exits 78 when the configuration cannot be used", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  const config = d.configs.get("p256")!;
+  let r = await runCli(["check", "tls", "--config", config], {
+    env: { ...d.hsm.env, TEDGE_C8Y_URL: "" },
+  });
+  assert.equal(r.code, 78, r.stderr);
+  assert.match(r.stderr, /Missing configuration "c8y.mqtt"/);
+  r = await runCli(["check", "tls", "127.0.0.1:1", "--config", config], {
+    env: { ...d.hsm.env, TEDGE_C8Y_ROOT_CERT_PATH: `${dir.path}/nothing-here` },
+  });
+  assert.equal(r.code, 78, r.stderr);
+  assert.match(r.stderr, /nothing-here/);
+  r = await runCli(["check", "tls", "nonsense:port:x", "--config", config], { env: d.hsm.env });
+  assert.equal(r.code, 2, r.stderr);
+});
