@@ -82,7 +82,7 @@ export async function writeFileAtomic(
   } catch (e) {
     file?.close();
     await Deno.remove(temp).catch(() => {});
-    throw new ConfigError(`Cannot write config file "${path}": ${(e as Error).message}`, {
+    throw new ConfigError(`Cannot write file "${path}": ${(e as Error).message}`, {
       cause: e,
     });
   }

@@ -42,8 +42,7 @@ Deno.test("writeFileAtomic() that fails midway leaves the old file and no tempor
           throw new Error("disk full");
         },
       }),
-      (e: Error) =>
-        e instanceof ConfigError && /Cannot write config file .*: disk full/.test(e.message),
+      (e: Error) => e instanceof ConfigError && /Cannot write file .*: disk full/.test(e.message),
     );
     assert.equal(await Deno.readTextFile(path), "old = true\n");
     assert.deepEqual(await files(dir), ["tedge.toml"]);
@@ -52,7 +51,7 @@ Deno.test("writeFileAtomic() that fails midway leaves the old file and no tempor
 Deno.test("writeFileAtomic() into a missing directory fails with the path", async () => {
   await assert.rejects(writeFileAtomic("/nonexistent-dir/tedge.toml", "x"), {
     name: "ConfigError",
-    message: /^Cannot write config file "\/nonexistent-dir\/tedge.toml": /,
+    message: /^Cannot write file "\/nonexistent-dir\/tedge.toml": /,
   });
 });
 
