@@ -82,6 +82,17 @@ export interface BridgeStats {
   reconnectsCloud: number;
 }
 
+/** Local -> cloud pipeline depth (MQTT 5 Receive Maximum on the local connection). */
+const DEFAULT_RECEIVE_MAXIMUM = 1000;
+/** Cloud -> local messages held before reading from the cloud pauses. */
+const CLOUD_PENDING_LIMIT = 1000;
+
+function flow(conn: MqttConnection | undefined, paused: boolean): void {
+  if (!conn?.isOpen) return;
+  if (paused) conn.pauseInput();
+  else conn.resumeInput();
+}
+
 /** MQTT 5 session expiry 0xFFFFFFFF: the session never expires (like MQTT 3.1.1 clean false). */
 const SESSION_NEVER_EXPIRES = 0xFFFF_FFFF;
 
@@ -93,6 +104,9 @@ export class Bridge {
   readonly #local: Side;
   readonly #cloud: Side;
   #healthConn: MqttConnection | undefined;
+  /** The newest connection of each side (open or not), for flow control. */
+  #localConn: MqttConnection | undefined;
+  #cloudConn: MqttConnection | undefined;
   #healthUp: boolean | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   #stopping: Promise<void> | undefined;
@@ -107,12 +121,20 @@ export class Bridge {
     this.failed.catch(() => {}); // observed by whoever awaits it
     const { rules } = options;
     const cloudEchoes = new LoopBreaker();
+    const window = options.local.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
     this.#out = new HalfBridge({
       name: "local -> cloud",
       route: (t) => rules.routeToRemote(t)?.topic,
       maxPayloadBytes: options.maxCloudPayloadBytes,
       sourceRedelivers: true,
       echoesToTarget: { breaker: cloudEchoes, echoes: (t) => rules.echoesFromRemote(t) },
+      // The local broker should keep within our Receive Maximum; past twice that, stop
+      // reading from it until half the backlog is acked.
+      pressure: {
+        high: 2 * window,
+        low: window,
+        onChange: (paused) => flow(this.#localConn, paused),
+      },
       log,
     });
     this.#in = new HalfBridge({
@@ -120,6 +142,12 @@ export class Bridge {
       route: (t) => rules.routeToLocal(t)?.topic,
       sourceRedelivers: false,
       echoesFromSource: cloudEchoes,
+      // MQTT 3.1.1 has no Receive Maximum; the cloud's own window is small (20 on mosquitto).
+      pressure: {
+        high: CLOUD_PENDING_LIMIT,
+        low: CLOUD_PENDING_LIMIT / 2,
+        onChange: (paused) => flow(this.#cloudConn, paused),
+      },
       log,
     });
     this.#local = new Side({
@@ -193,16 +221,16 @@ export class Bridge {
     };
   }
 
-  #connectLocal(signal: AbortSignal): Promise<MqttConnection> {
+  async #connectLocal(signal: AbortSignal): Promise<MqttConnection> {
     const o = this.#opts;
-    return MqttConnection.open({
+    const conn = await MqttConnection.open({
       label: "local",
       transport: o.local.transport,
       clientId: o.local.clientId,
       protocolVersion: 5,
       clean: false,
       sessionExpirySeconds: SESSION_NEVER_EXPIRES,
-      receiveMaximum: o.local.receiveMaximum ?? 1000,
+      receiveMaximum: o.local.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM,
       keepaliveSeconds: o.local.keepaliveSeconds ?? 60,
       connectTimeoutMs: o.connectTimeoutMs ?? 60_000,
       username: o.local.username,
@@ -211,12 +239,15 @@ export class Bridge {
       onMessage: (m, conn) => this.#out.accept(m, conn),
       signal,
     });
+    this.#localConn = conn;
+    flow(conn, this.#out.pressured);
+    return conn;
   }
 
   async #connectCloud(signal: AbortSignal): Promise<MqttConnection> {
     const o = this.#opts;
     try {
-      return await MqttConnection.open({
+      const conn = await MqttConnection.open({
         label: "cloud",
         transport: o.cloud.transport,
         clientId: o.cloud.clientId,
@@ -230,6 +261,9 @@ export class Bridge {
         onMessage: (m, conn) => this.#in.accept(m, conn),
         signal,
       });
+      this.#cloudConn = conn;
+      flow(conn, this.#in.pressured);
+      return conn;
     } catch (e) {
       // A configuration or credential error (a PIN the token refused, say) will not heal by
       // retrying, and retrying a PIN can lock the token: stop the bridge instead.

@@ -66,6 +66,12 @@ export interface HalfBridgeOptions {
   readonly echoesToTarget?: { breaker: LoopBreaker; echoes: (topic: string) => boolean };
   /** How many QoS 0 messages may wait for a target that is down. Default 1000. */
   readonly maxQueuedQos0?: number;
+  /**
+   * Flow control: `onChange(true)` once `high` messages are pending, `onChange(false)` when
+   * they are down to `low`. The source's in-flight window should bound `pending`, but a
+   * broker may exceed it (mosquitto 2.0 does while acks flow), and memory must stay bounded.
+   */
+  readonly pressure?: { high: number; low: number; onChange(paused: boolean): void };
   readonly log: Logger;
 }
 
@@ -98,6 +104,7 @@ export class HalfBridge {
   #accepting = true;
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
+  #pressured = false;
 
   constructor(readonly options: HalfBridgeOptions) {}
 
@@ -109,6 +116,25 @@ export class HalfBridge {
   /** Messages published to the target and awaiting its PUBACK. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Whether the source is asked to pause (see `pressure`). */
+  get pressured(): boolean {
+    return this.#pressured;
+  }
+
+  #checkPressure(): void {
+    const p = this.options.pressure;
+    if (!p) return;
+    const n = this.#pending.size;
+    if (!this.#pressured && n >= p.high) {
+      this.#pressured = true;
+      this.options.log.debug(`Pausing the source (${this.options.name})`, { pending: n });
+      p.onChange(true);
+    } else if (this.#pressured && n <= p.low) {
+      this.#pressured = false;
+      p.onChange(false);
+    }
   }
 
   /** Step 1-2: a message from the source. */
@@ -136,7 +162,7 @@ export class HalfBridge {
         ackNow,
       );
     }
-    const waitsQos0 = qos === 0 && !this.#target;
+    const waitsQos0 = qos === 0 && !this.#target?.isOpen;
     if (waitsQos0) {
       if (this.#queuedQos0 >= (this.options.maxQueuedQos0 ?? 1000)) {
         return this.#drop(message, "QoS 0 queue is full while the target is down", ackNow);
@@ -154,7 +180,9 @@ export class HalfBridge {
     };
     const seq = this.#seq++;
     this.#pending.set(seq, entry);
-    if (this.#target) this.#send(seq, entry, this.#target);
+    // The target may have closed a moment before the side noticed (targetLost comes next).
+    if (this.#target?.isOpen) this.#send(seq, entry, this.#target);
+    this.#checkPressure();
   }
 
   #drop(message: SourceMessage, why: string, ackNow: () => void): void {
@@ -171,6 +199,7 @@ export class HalfBridge {
   targetReady(target: TargetLink): void {
     this.#target = target;
     for (const [seq, entry] of this.#pending) {
+      if (!target.isOpen) break;
       if (entry.sentOn) continue;
       if (this.#redelivered(entry)) {
         this.#pending.delete(seq);
@@ -179,6 +208,7 @@ export class HalfBridge {
       this.#send(seq, entry, target);
     }
     this.#checkIdle();
+    this.#checkPressure();
   }
 
   /** Step 4: the target connection is gone; what it did not ack goes out again later. */
@@ -199,6 +229,7 @@ export class HalfBridge {
     for (const [seq, entry] of this.#pending) {
       if (entry.source === source && entry.qos === 1 && !entry.sentOn) this.#pending.delete(seq);
     }
+    this.#checkPressure();
   }
 
   /** Stops accepting messages (shutdown). */
@@ -262,6 +293,7 @@ export class HalfBridge {
         () => this.#ackSource(entry),
       );
       this.#checkIdle();
+      this.#checkPressure();
       return;
     }
     this.#pending.delete(seq);
@@ -270,6 +302,7 @@ export class HalfBridge {
     this.counters.forwarded++;
     this.#ackSource(entry);
     this.#checkIdle();
+    this.#checkPressure();
   }
 
   #ackSource(entry: Pending): void {

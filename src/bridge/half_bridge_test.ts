@@ -231,3 +231,33 @@ Deno.test("HalfBridge.stopAccepting() leaves new messages unacked; idle() waits 
   await waiting;
   assert.deepEqual(src.acks, [1]);
 });
+
+Deno.test("HalfBridge asks the source to pause past `high` pending and resume at `low`", () => {
+  const changes: boolean[] = [];
+  const h = half({ pressure: { high: 3, low: 1, onChange: (p) => changes.push(p) } });
+  const src = new FakeSource();
+  const dst = new FakeTarget();
+  h.targetReady(dst);
+  for (let i = 1; i <= 3; i++) h.accept(msg("c8y/x", `m${i}`, i), src);
+  assert.deepEqual(changes, [true]);
+  assert.equal(h.pressured, true);
+  dst.sent[0].callback!();
+  assert.deepEqual(changes, [true], "2 pending: still above low");
+  dst.sent[1].callback!();
+  assert.deepEqual(changes, [true, false]);
+  assert.equal(h.pressured, false);
+});
+
+Deno.test("HalfBridge does not publish on a target that closed before targetLost()", () => {
+  const h = half();
+  const src = new FakeSource();
+  const dst = new FakeTarget();
+  h.targetReady(dst);
+  dst.isOpen = false; // closed; the side has not called targetLost() yet
+  h.accept(msg("c8y/x", "m1", 1), src);
+  assert.equal(dst.sent.length, 0);
+  h.targetLost(dst);
+  const next = new FakeTarget();
+  h.targetReady(next);
+  assert.deepEqual(next.sent.map((s) => s.payload), ["m1"]);
+});

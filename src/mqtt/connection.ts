@@ -17,7 +17,7 @@
  */
 import { Buffer } from "node:buffer";
 import { type IClientOptions, MqttClient } from "mqtt";
-import { transportDuplex } from "./duplex.ts";
+import { type TransportDuplex, transportDuplex } from "./duplex.ts";
 import type { ByteTransport, TransportFactory } from "./transport.ts";
 
 export type QoS = 0 | 1;
@@ -101,6 +101,7 @@ function sendPacket(client: MqttClient, packet: Record<string, unknown>): void {
 
 export class MqttConnection {
   #client!: MqttClient;
+  #duplex!: TransportDuplex;
   #open = false;
   #lastError: Error | undefined;
   #closeReason: string | undefined;
@@ -173,7 +174,7 @@ export class MqttConnection {
         : undefined,
       properties: Object.keys(properties).length ? properties : undefined,
     };
-    const duplex = transportDuplex(transport);
+    const duplex = this.#duplex = transportDuplex(transport);
     const client = new MqttClient(() => duplex, clientOptions);
     this.#client = client;
     client.handleMessage = (packet, callback) => {
@@ -275,7 +276,8 @@ export class MqttConnection {
 
   /**
    * Publishes. QoS 1: `callback` runs on the broker's PUBACK (with an error carrying a numeric
-   * `code` when an MQTT 5 broker refused the message); QoS 0: once written.
+   * `code` when an MQTT 5 broker refused the message); QoS 0: once written. On a closed
+   * connection the callback gets an error at once (no code) and nothing is sent.
    */
   publish(
     topic: string,
@@ -283,6 +285,11 @@ export class MqttConnection {
     opts: { qos: QoS; retain: boolean },
     callback?: PublishCallback,
   ): void {
+    if (!this.#open) {
+      // A closed mqtt.js client has closed its stores; publishing would throw.
+      callback?.(new Error("Connection closed"));
+      return;
+    }
     this.#client.publish(topic, toBuffer(payload), opts, (err) => callback?.(err));
   }
 
@@ -294,6 +301,19 @@ export class MqttConnection {
       ? { cmd: "puback", messageId, reasonCode: 0 }
       : { cmd: "puback", messageId };
     sendPacket(this.#client, packet);
+  }
+
+  /**
+   * Stops reading from the broker (TCP backpressure): used when the broker sends more
+   * unacked messages than the Receive Maximum we asked for. Incoming PUBACKs and PINGRESPs
+   * wait too, so keep pauses short.
+   */
+  pauseInput(): void {
+    this.#duplex.pauseInput();
+  }
+
+  resumeInput(): void {
+    this.#duplex.resumeInput();
   }
 
   /** Sends DISCONNECT and closes (no last will). Resolves once closed. */

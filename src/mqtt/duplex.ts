@@ -13,16 +13,24 @@ import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { type ByteTransport, TransportError } from "./transport.ts";
 
+/** A Duplex whose input can be held back (TCP backpressure to the peer). */
+export interface TransportDuplex extends Duplex {
+  /** Stops reading from the transport until `resumeInput()`; the peer's sends then block. */
+  pauseInput(): void;
+  resumeInput(): void;
+}
+
 /** Wraps a connected transport; destroying the Duplex closes the transport. */
-export function transportDuplex(transport: ByteTransport): Duplex {
+export function transportDuplex(transport: ByteTransport): TransportDuplex {
   let reading = false;
   let finished = false;
+  let held = false;
 
   const duplex = new Duplex({
     allowHalfOpen: false,
 
     read() {
-      if (reading || finished) return;
+      if (reading || finished || held) return;
       reading = true;
       pump();
     },
@@ -52,7 +60,7 @@ export function transportDuplex(transport: ByteTransport): Duplex {
 
   async function pump(): Promise<void> {
     try {
-      while (!finished) {
+      while (!finished && !held) {
         const chunk = await transport.read();
         if (chunk === null) {
           finished = true;
@@ -80,5 +88,17 @@ export function transportDuplex(transport: ByteTransport): Duplex {
     }
   }, () => {});
 
-  return duplex;
+  const controlled = duplex as TransportDuplex;
+  controlled.pauseInput = () => {
+    held = true;
+  };
+  controlled.resumeInput = () => {
+    if (!held) return;
+    held = false;
+    if (!reading && !finished && !duplex.destroyed) {
+      reading = true;
+      pump();
+    }
+  };
+  return controlled;
 }

@@ -12,7 +12,7 @@ export {
   type Subscription,
   type Will,
 } from "./connection.ts";
-export { transportDuplex } from "./duplex.ts";
+export { type TransportDuplex, transportDuplex } from "./duplex.ts";
 export {
   type ByteTransport,
   connTransport,
