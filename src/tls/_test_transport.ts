@@ -52,3 +52,68 @@ export class ScriptedTransport implements ByteTransport {
     return out;
   }
 }
+
+/** One direction of an in-memory pipe. */
+class Channel {
+  chunks: Uint8Array[] = [];
+  ended = false;
+  waiter: (() => void) | undefined;
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}
+
+/** An in-memory byte stream end; `records` counts writes for coalescing tests. */
+export class PipeEnd implements ByteTransport {
+  writes = 0;
+  bytesWritten = 0;
+  #closed = false;
+  constructor(private readonly inbound: Channel, private readonly outbound: Channel) {}
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.inbound.chunks.length === 0) {
+      if (this.inbound.ended || this.#closed) {
+        if (this.#closed) throw new Deno.errors.BadResource("closed");
+        return null;
+      }
+      await new Promise<void>((r) => this.inbound.waiter = r);
+    }
+    const next = this.inbound.chunks[0];
+    const n = Math.min(buffer.length, next.length);
+    buffer.set(next.subarray(0, n));
+    if (n === next.length) this.inbound.chunks.shift();
+    else this.inbound.chunks[0] = next.subarray(n);
+    return n;
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    if (this.#closed || this.outbound.ended) {
+      return Promise.reject(new Deno.errors.BrokenPipe("closed"));
+    }
+    this.writes++;
+    this.bytesWritten += data.length;
+    this.outbound.chunks.push(data.slice());
+    this.outbound.wake();
+    return Promise.resolve(data.length);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.outbound.ended = true;
+    this.outbound.wake();
+    this.inbound.wake();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** Two connected ends: what one writes, the other reads. */
+export function pipePair(): [PipeEnd, PipeEnd] {
+  const a = new Channel(), b = new Channel();
+  return [new PipeEnd(a, b), new PipeEnd(b, a)];
+}

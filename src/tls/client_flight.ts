@@ -41,10 +41,9 @@ export async function sendClientFlight(
   // Finished (4.4.4) over the transcript through our CertificateVerify.
   const finished = encodeFinished(input.handshakeSecret.finishedVerifyData(t.digest()));
   t.add(finished);
-  const handshakeKeys = await RecordEncrypter.create(input.handshakeSecret);
   const applicationKeys = await RecordEncrypter.create(input.applicationSecret);
   await layer.enqueueWrite(async () => {
-    layer.setEncrypter(handshakeKeys);
+    // The client handshake keys were installed when the ServerHello arrived.
     const records = await layer.encodeRecords(
       ContentType.handshake,
       concatBytes(...messages, finished),

@@ -11,6 +11,7 @@
  * every later call fails with that same error.
  */
 
+import { getLogger } from "../log.ts";
 import { Alert, encodeAlert, isAlertName, receivedAlertError } from "./alert.ts";
 import { TAG_LENGTH } from "./cipher_suites.ts";
 import {
@@ -35,6 +36,8 @@ import type { HandshakeInfo, TlsConnection } from "./options.ts";
 import { ContentType, MAX_PLAINTEXT, messageOf, RECORD_HEADER_LENGTH } from "./record.ts";
 import type { RecordLayer } from "./record_layer.ts";
 import { RecordDecrypter, RecordEncrypter, writeCiphertextHeader } from "./record_protection.ts";
+
+const log = getLogger("tls");
 
 /**
  * RFC 8446 5.5: AES-GCM keys may protect at most 2^24.5 full-size records; we rotate our
@@ -145,6 +148,7 @@ export class TlsConnectionImpl implements TlsConnection {
       );
     }
     const { updateRequested } = decodeKeyUpdate(m.body);
+    log.debug("KeyUpdate received", { updateRequested });
     // 4.6.3: the next record is under the new keys, so the KeyUpdate must end its record.
     if (this.#messages.hasPartial) throw interleaved();
     this.#serverSecret = this.#serverSecret.next();
@@ -163,6 +167,7 @@ export class TlsConnectionImpl implements TlsConnection {
 
   async #keyUpdateNow(requestPeer: boolean): Promise<void> {
     this.#keyUpdateOwed = false;
+    log.debug("KeyUpdate sent", { requestPeer });
     const record = await this.#layer.encodeRecords(
       ContentType.handshake,
       encodeKeyUpdate(requestPeer),

@@ -55,7 +55,7 @@ import { buildClientHello, retryClientHello } from "./client_hello_builder.ts";
 import type { ClientAuth } from "./client_auth.ts";
 import { readServerFlight, type ServerFlight } from "./server_flight.ts";
 import { CCS_RECORD, sendClientFlight } from "./client_flight.ts";
-import { RecordDecrypter } from "./record_protection.ts";
+import { RecordDecrypter, RecordEncrypter } from "./record_protection.ts";
 import { Transcript } from "./transcript.ts";
 
 /** Everything the handshake needs, resolved from TlsClientOptions. */
@@ -93,7 +93,7 @@ export class ClientHandshake {
   readonly #config: HandshakeConfig;
   readonly #messages = new HandshakeReassembler();
   readonly #transcript = new Transcript();
-  #step = "waiting for ServerHello";
+  #step = "while waiting for ServerHello";
   #offered!: OfferedHello;
   #clientHello!: ClientHello;
   #shares: KeyShare[] = [];
@@ -184,8 +184,8 @@ export class ClientHandshake {
 
   async #readServerHello(): Promise<{ hello: ServerHello; message: HandshakeMessage }> {
     this.#step = this.#retry
-      ? "waiting for ServerHello after our retried ClientHello"
-      : "waiting for ServerHello";
+      ? "while waiting for ServerHello after our second ClientHello"
+      : "while waiting for ServerHello";
     const message = await this.#nextMessage();
     this.#expect(message, HandshakeType.server_hello);
     const hello = decodeServerHello(message.body);
@@ -240,6 +240,9 @@ export class ClientHandshake {
     const secrets = handshakeSecret.trafficSecrets(this.#transcript.digest());
     this.#requireRecordBoundary("ServerHello");
     this.#layer.setDecrypter(await RecordDecrypter.create(secrets.server));
+    // From here on the server reads only protected records, our alerts included (RFC 8446 5).
+    const encrypter = await RecordEncrypter.create(secrets.client);
+    await this.#layer.enqueueWrite(() => Promise.resolve(this.#layer.setEncrypter(encrypter)));
     return {
       suite,
       group: entry.group,

@@ -11,6 +11,7 @@
  * - a bounded number of records in a row that carry nothing (CCS, empty application data).
  */
 
+import { getLogger, isLogEnabled } from "../log.ts";
 import { type AlertName, encodeAlert } from "./alert.ts";
 import { TlsError, TlsLocalError, TlsPeerMisbehavedError } from "./errors.ts";
 import {
@@ -33,6 +34,8 @@ export interface InboundRecord {
 const MAX_EMPTY_RECORDS = 32;
 /** How long a best-effort alert may take before the socket is closed anyway. */
 const ALERT_TIMEOUT_MS = 1_000;
+
+const log = getLogger("tls");
 
 const CONTENT_NAMES: Record<number, string> = {
   20: "change_cipher_spec",
@@ -128,6 +131,9 @@ export class RecordLayer {
         continue;
       }
       this.#emptyInARow = 0;
+      if (isLogEnabled("trace")) {
+        log.trace("record in", { type: CONTENT_NAMES[type], bytes: content.length });
+      }
       return { type, content };
     }
   }
@@ -173,6 +179,7 @@ export class RecordLayer {
 
   /** Writes bytes to the transport now (call inside `enqueueWrite`). */
   async writeBytes(bytes: Uint8Array): Promise<void> {
+    if (isLogEnabled("trace")) log.trace("bytes out", { bytes: bytes.length });
     try {
       await writeAll(this.transport, bytes);
     } catch (err) {
