@@ -1,0 +1,210 @@
+/**
+ * `deno task bench`: hsm-bridge against mosquitto's own bridge and a direct connection, on
+ * brokers this script starts on loopback. See bench/README.md for what is measured and why.
+ *
+ *   deno task bench                          full run (3 rounds), writes bench/results.json
+ *   deno task bench --quick                  1 round, fewer messages (development)
+ *   deno task bench --only out|in|transfer|handshake|startup[,...]
+ *   deno task bench --subjects hsm-token,mosquitto[,...]   --rounds N   --profile   --out FILE
+ *
+ * Progress goes to stderr; the tables go to stdout.
+ */
+import denoJson from "../deno.json" with { type: "json" };
+import { run } from "../tests/helpers/process.ts";
+import { checkInterrupted, cleanupAll, installSignalHandlers, onCleanup } from "./cleanup.ts";
+import { runHandshakes } from "./handshake.ts";
+import { cpuCount } from "./proc.ts";
+import {
+  loadGeneratorChecks,
+  type Results,
+  summariseHandshake,
+  summariseStartup,
+  summariseTransfer,
+  targets,
+} from "./results.ts";
+import { BenchEnv, hsmBridgeRunAvailable, type Subject, SUBJECTS } from "./rig.ts";
+import { runStartup } from "./startup.ts";
+import { formatResults } from "./table.ts";
+import { type Direction, emptySamples, runTransfer, type TransferConfig } from "./transfer.ts";
+
+const SECTIONS = ["out", "in", "handshake", "startup"] as const;
+type Section = typeof SECTIONS[number];
+const BENCH_DIR = new URL(".", import.meta.url).pathname;
+
+const USAGE = `Usage: deno task bench [--quick] [--only SECTION[,SECTION]] [--subjects S[,S]]
+                       [--rounds N] [--profile] [--out FILE]
+  SECTION: ${SECTIONS.join(", ")} (transfer = out,in)
+  S:       ${SUBJECTS.join(", ")}
+  --profile  write V8 CPU profiles of hsm-bridge to bench/profiles/ (summarise them with
+             deno run -A bench/profile.ts bench/profiles)`;
+
+interface Options {
+  quick: boolean;
+  sections: Section[];
+  subjects: Subject[];
+  rounds: number;
+  profile: boolean;
+  out: string;
+  partial: boolean;
+}
+
+function usageError(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  Deno.exit(2);
+}
+
+function parseArgs(args: string[]): Options {
+  const o = { quick: false, profile: false } as Options;
+  let sections: string[] = [...SECTIONS];
+  let subjects: string[] = [...SUBJECTS];
+  let rounds: number | undefined;
+  let out: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const value = () => args[++i] ?? usageError(`Missing value after ${a}`);
+    if (a === "--quick") o.quick = true;
+    else if (a === "--profile") o.profile = true;
+    else if (a === "--only") {
+      sections = value().split(",").flatMap((s) => s === "transfer" ? ["out", "in"] : [s]);
+    } else if (a === "--subjects") subjects = value().split(",");
+    else if (a === "--rounds") rounds = Number(value());
+    else if (a === "--out") out = value();
+    else if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      Deno.exit(0);
+    } else usageError(`Unknown option "${a}"`);
+  }
+  for (const s of sections) {
+    if (!SECTIONS.includes(s as Section)) usageError(`Unknown section "${s}"`);
+  }
+  for (const s of subjects) {
+    if (!SUBJECTS.includes(s as Subject)) usageError(`Unknown subject "${s}"`);
+  }
+  if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) {
+    usageError(`Invalid --rounds "${rounds}": expected a positive integer`);
+  }
+  o.sections = sections as Section[];
+  o.subjects = subjects as Subject[];
+  o.rounds = rounds ?? (o.quick ? 1 : 3);
+  // Only a full run replaces the committed bench/results.json.
+  o.partial = o.quick || sections.length < SECTIONS.length || subjects.length < SUBJECTS.length ||
+    o.rounds < 3;
+  o.out = out ?? `${BENCH_DIR}${o.partial ? "results-partial.json" : "results.json"}`;
+  return o;
+}
+
+function transferConfig(o: Options, directions: Direction[]): TransferConfig {
+  return {
+    rounds: o.rounds,
+    sizes: [100, 4096],
+    messages: o.quick ? { 100: 5_000, 4096: 2_000 } : { 100: 30_000, 4096: 10_000 },
+    window: { 100: 500, 4096: 200 },
+    latencyMessages: o.quick ? 300 : 1_000,
+    latencyRate: 200,
+    warmupMessages: o.quick ? 500 : 2_000,
+    directions,
+    cpuProfileDir: o.profile ? `${BENCH_DIR}profiles` : undefined,
+  };
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const mosq = await run("mosquitto", ["-h"], { allowFailure: true });
+  const openssl = await run("openssl", ["version"], { allowFailure: true });
+  return {
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    typescript: Deno.version.typescript,
+    mosquitto: /version (\S+)/.exec(mosq.stdout + mosq.stderr)?.[1] ?? "unknown",
+    openssl: openssl.stdout.trim(),
+    hsmBridge: denoJson.version,
+  };
+}
+
+async function main(): Promise<number> {
+  const o = parseArgs(Deno.args);
+  const progress = (line: string) => console.error(line);
+  const started = performance.now();
+  const loadStart = Deno.loadavg();
+  installSignalHandlers();
+  const tmp = await Deno.makeTempDir({ prefix: "hsm-bridge-bench-" });
+  onCleanup(`temp dir ${tmp}`, () => Deno.remove(tmp, { recursive: true }));
+  try {
+    progress(`setting up PKI and SoftHSM token in ${tmp} ...`);
+    const env = await BenchEnv.create(tmp);
+    const avail = await hsmBridgeRunAvailable();
+    let subjects = o.subjects;
+    if (!avail.ok) {
+      progress(`hsm-bridge run is not available, measuring the others only: ${avail.why}`);
+      subjects = subjects.filter((s) => !s.startsWith("hsm-"));
+    }
+    const r: Results = {
+      generatedAt: new Date().toISOString(),
+      durationSeconds: 0,
+      machine: {
+        cpus: cpuCount(),
+        loadAverageStart: loadStart,
+        loadAverageEnd: [],
+        kernel: Deno.osRelease(),
+      },
+      versions: await versions(),
+      options: { ...o, out: undefined, subjects },
+      hsmBridgeRun: { available: avail.ok, note: avail.ok ? "measured" : avail.why },
+      loadGeneratorChecks: [],
+      targets: [],
+      errors: [],
+    };
+    const directions = o.sections.filter((s): s is Direction => s === "out" || s === "in");
+    if (directions.length) {
+      const cfg = transferConfig(o, directions);
+      r.transferConfig = cfg;
+      progress(`== sections 1-2: ${directions.join(", ")} for ${subjects.join(", ")}`);
+      const samples = emptySamples();
+      await runTransfer(env, subjects, cfg, samples, tmp, progress);
+      Object.assign(r, summariseTransfer(samples));
+      r.errors.push(...samples.errors);
+    }
+    if (o.sections.includes("handshake")) {
+      checkInterrupted();
+      progress("== section 3: TLS handshakes");
+      const h = await runHandshakes(
+        env,
+        {
+          count: o.quick ? 20 : 50,
+          warmup: 5,
+          sTimeRuns: o.quick ? 1 : 3,
+          sTimeSeconds: 2,
+        },
+        tmp,
+        progress,
+      );
+      r.handshake = summariseHandshake(h);
+      r.errors.push(...h.errors);
+    }
+    if (o.sections.includes("startup")) {
+      checkInterrupted();
+      progress("== section 4: start-up and idle RSS");
+      const s = await runStartup(
+        env,
+        subjects.filter((x) => x !== "direct"),
+        o.rounds,
+        o.quick ? 10 : 30,
+        tmp,
+        progress,
+      );
+      r.startup = summariseStartup(s);
+      r.errors.push(...s.errors);
+    }
+    r.machine.loadAverageEnd = Deno.loadavg();
+    r.durationSeconds = Math.round((performance.now() - started) / 1000);
+    r.loadGeneratorChecks = loadGeneratorChecks(r);
+    r.targets = targets(r);
+    await Deno.writeTextFile(o.out, JSON.stringify(r, null, 2) + "\n");
+    console.log(formatResults(r));
+    console.log(`\nresults written to ${o.out} (${r.durationSeconds} s)`);
+    return r.errors.length ? 1 : 0;
+  } finally {
+    await cleanupAll();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
