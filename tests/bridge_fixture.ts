@@ -16,7 +16,9 @@ import {
 import { denoTlsTransport, tcpTransport } from "../src/mqtt/mod.ts";
 import { Mosquitto } from "./helpers/mosquitto.ts";
 import { type IssuedCertificate, TestPki } from "./helpers/pki.ts";
-import { tempDir } from "./helpers/process.ts";
+import { type CliResult, runCli, startCli } from "./helpers/cli.ts";
+import { tempDir, type TestProcess } from "./helpers/process.ts";
+import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
 
 export const DEVICE_ID = "hsm-bridge-test-device";
 
@@ -204,4 +206,86 @@ export async function eventually(
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** How `hsm-bridge run` holds the device key in a process test. */
+export type KeyKind = "file" | "softhsm";
+
+export const TOKEN_LABEL = "edge";
+export const TOKEN_PIN = "1234";
+
+/**
+ * `hsm-bridge run` as a separate process (cli.ts with the compile permission set) against the
+ * BridgeEnv brokers, with a file key or a SoftHSM token key (our TLS client in both cases).
+ */
+export class RunDevice {
+  private constructor(
+    readonly env: BridgeEnv,
+    readonly kind: KeyKind,
+    readonly configPath: string,
+    /** Environment for the process (SOFTHSM2_CONF for a token). */
+    readonly processEnv: Record<string, string>,
+    readonly hsm?: SoftHsm,
+  ) {}
+
+  static async create(
+    env: BridgeEnv,
+    kind: KeyKind,
+    extraToml: Record<string, string> = {},
+  ): Promise<RunDevice> {
+    const lines: Record<string, string> = {
+      "c8y.mqtt": `"127.0.0.1:${env.cloud.port}"`,
+      "c8y.root_cert_path": `"${env.pki.caPath}"`,
+      "c8y.smartrest.templates": `["tmpl1"]`,
+      "mqtt.client.host": `"127.0.0.1"`,
+      "mqtt.client.port": String(env.local.port),
+      "mqtt.bridge.reconnect_policy.initial_interval": `"200ms"`,
+      "mqtt.bridge.reconnect_policy.maximum_interval": `"1s"`,
+    };
+    let hsm: SoftHsm | undefined;
+    if (kind === "file") {
+      lines["device.cert_path"] = `"${env.device.certPath}"`;
+      lines["device.key_path"] = `"${env.device.keyPath}"`;
+    } else {
+      hsm = await SoftHsm.create(`${env.dir}/softhsm`);
+      const token = await hsm.initToken(TOKEN_LABEL, { pin: TOKEN_PIN });
+      const key = await hsm.importNewKey(token, "p256", { label: "device-key" });
+      const cert = await env.pki.device("token-device", DEVICE_ID, {
+        publicKeySpki: key.spki,
+      });
+      lines["device.cert_path"] = `"${cert.certPath}"`;
+      lines["device.cryptoki.mode"] = `"module"`;
+      lines["device.cryptoki.module_path"] = `"${SOFTHSM_MODULE}"`;
+      lines["device.cryptoki.pin"] = `"${TOKEN_PIN}"`;
+      lines["device.key_uri"] = `"${key.uri}"`;
+    }
+    const configPath = `${env.dir}/tedge.toml`;
+    await Deno.writeTextFile(configPath, tomlText({ ...lines, ...extraToml }));
+    return new RunDevice(env, kind, configPath, hsm?.env ?? {}, hsm);
+  }
+
+  /** Starts `hsm-bridge run --config <file> ARGS...`. */
+  start(args: string[] = [], env: Record<string, string> = {}): TestProcess {
+    return startCli(["run", "--config", this.configPath, "--stats-interval", "1", ...args], {
+      env: { ...this.processEnv, ...env },
+    });
+  }
+
+  /** Runs `hsm-bridge run` expecting it to exit by itself (configuration errors). */
+  run(args: string[] = [], env: Record<string, string> = {}): Promise<CliResult> {
+    return runCli(["run", "--config", this.configPath, ...args], {
+      env: { ...this.processEnv, ...env },
+    });
+  }
+}
+
+/** TOML for dotted keys whose values are already TOML literals. */
+function tomlText(values: Record<string, string>): string {
+  const tables = new Map<string, string[]>();
+  for (const [key, value] of Object.entries(values)) {
+    const i = key.lastIndexOf(".");
+    const table = key.slice(0, i);
+    tables.set(table, [...(tables.get(table) ?? []), `${key.slice(i + 1)} = ${value}`]);
+  }
+  return [...tables].map(([t, l]) => `[${t}]\n${l.join("\n")}\n`).join("\n");
 }

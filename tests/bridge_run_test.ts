@@ -1,0 +1,154 @@
+/**
+ * `hsm-bridge run` as a user runs it (cli.ts in its own process, the compile permission set),
+ * with a file key and with a SoftHSM token key, both over our TLS 1.3 client, against a TLS
+ * 1.3 mutual-auth "cloud" mosquitto and a local mosquitto.
+ */
+import assert from "node:assert/strict";
+import { healthPayload } from "../src/bridge/mod.ts";
+import {
+  BridgeEnv,
+  DEVICE_ID,
+  eventually,
+  Inbox,
+  type KeyKind,
+  RunDevice,
+  sleep,
+  TOKEN_PIN,
+} from "./bridge_fixture.ts";
+import { countCalls, PKCS11_SPY_MODULE, SOFTHSM_MODULE, spyEnv } from "./helpers/softhsm.ts";
+
+const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
+const DOWN = UP.replace(/up$/, "down");
+
+for (const kind of ["file", "softhsm"] as KeyKind[]) {
+  Deno.test(`run bridges both ways with a ${kind} key and stops cleanly on SIGTERM`, async () => {
+    await using env = await BridgeEnv.create();
+    const device = await RunDevice.create(
+      env,
+      kind,
+      kind === "file" ? { "mqtt.bridge.built_in": "false" } : {},
+    );
+    const cloud = await env.cloudClient("cloud-app");
+    const local = await env.localClient("device-app");
+    const cloudInbox = new Inbox(cloud);
+    const localInbox = new Inbox(local);
+    await cloud.subscribeAsync(["s/us", "measurement/#"], { qos: 1 });
+    await local.subscribeAsync(["c8y/s/#", env.profile.healthTopic], { qos: 1 });
+    const bridge = device.start();
+    try {
+      await localInbox.waitFor(
+        (m) => m.topic === env.profile.healthTopic && m.payload === healthPayload(true),
+        "health up",
+        20_000,
+      );
+      await cloudInbox.waitFor((m) => m.payload === UP, "102 up");
+      await local.publishAsync("c8y/s/us", "200,run,T,1", { qos: 1 });
+      await local.publishAsync("c8y/measurement/measurements/create", "{}", { qos: 1 });
+      await cloud.publishAsync("s/ds", "510,x", { qos: 1 });
+      await cloud.publishAsync("s/dc/tmpl1", "template", { qos: 1 });
+      await cloudInbox.waitFor((m) => m.payload === "200,run,T,1", "c8y/s/us -> s/us");
+      await cloudInbox.waitFor(
+        (m) => m.topic === "measurement/measurements/create",
+        "measurement",
+      );
+      await localInbox.waitFor((m) => m.topic === "c8y/s/ds", "s/ds -> c8y/s/ds");
+      await localInbox.waitFor((m) => m.topic === "c8y/s/dc/tmpl1", "template topic");
+      await bridge.waitForOutput(/INFO {2}bridge: Bridge counters forwarded_to_cloud=2/, 5_000);
+
+      const status = await bridge.stop("SIGTERM", 15_000);
+      assert.equal(status.code, 0, bridge.output);
+      const health = () =>
+        localInbox.messages.filter((m) => m.topic === env.profile.healthTopic).at(-1)?.payload;
+      await eventually(() => health() === healthPayload(false), "health down after SIGTERM");
+      await cloudInbox.waitFor((m) => m.payload === DOWN, "102 down");
+      assert.match(bridge.output, /Bridge stopped/);
+      assert.match(bridge.output, /Connected to the cloud broker/);
+      if (kind === "file") {
+        assert.match(bridge.output, /WARN {2}run: mqtt\.bridge\.built_in is false/);
+      } else {
+        assert.match(
+          bridge.output,
+          /INFO {2}run: Cloud endpoint .*key="PKCS#11 key .*tls=hsm-bridge/,
+        );
+      }
+    } finally {
+      await bridge.stop("SIGKILL");
+      await Promise.all([cloud.endAsync(), local.endAsync()]);
+    }
+  });
+
+  Deno.test(`run publishes nothing to an untrusted cloud and says why (${kind} key)`, async () => {
+    await using env = await BridgeEnv.create({ untrustedCloud: true });
+    const device = await RunDevice.create(env, kind);
+    // The test's own client trusts the untrusted server on purpose, to watch the broker.
+    const watcher = await env.cloudClient("watcher", {
+      ca: await Deno.readTextFile(`${env.dir}/other-pki/ca.pem`),
+    });
+    const seen = new Inbox(watcher);
+    await watcher.subscribeAsync("#", { qos: 1 });
+    const bridge = device.start();
+    try {
+      await bridge.waitForOutput(/Cannot connect to the cloud broker.*reason=.*/, 20_000);
+      await bridge.waitForOutput(/Cannot connect to the cloud broker[^\n]*\n[\s\S]*Cannot connect/);
+      const line = bridge.output.split("\n").find((l) => /Cannot connect to the cloud/.test(l))!;
+      assert.match(line, /certificate|issuer|trust/i, line);
+      await sleep(200);
+      assert.deepEqual(seen.messages, [], "nothing reached the cloud broker");
+      assert.doesNotMatch(env.cloud.log, new RegExp(`as ${DEVICE_ID}`), "no MQTT session");
+      assert.equal((await bridge.stop("SIGTERM")).code, 0);
+    } finally {
+      await bridge.stop("SIGKILL");
+      await watcher.endAsync();
+    }
+  });
+}
+
+Deno.test("run refuses a bad rule file with exit 78, naming the file and the rule", async () => {
+  await using env = await BridgeEnv.create();
+  const device = await RunDevice.create(env, "file");
+  const dir = `${env.dir}/mappers/c8y/bridge`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/custom.toml`,
+    `local_prefix = "c8y/"\nremote_prefix = ""\n` +
+      `[[rule]]\ntopic = "ok/#"\ndirection = "outbound"\n` +
+      `[[rule]]\ntopic = "bad/#/x"\ndirection = "outbound"\n`,
+  );
+  const result = await device.run();
+  assert.equal(result.code, 78, result.stderr);
+  assert.match(
+    result.stderr,
+    new RegExp(
+      `hsm-bridge: Invalid bridge rule file "${dir}/custom\\.toml": rule 2: "topic" is an ` +
+        `invalid MQTT topic filter`,
+    ),
+  );
+  assert.doesNotMatch(result.stderr, /Connected to/);
+});
+
+Deno.test("run with a wrong PIN exits 78 after exactly one C_Login", async () => {
+  await using env = await BridgeEnv.create();
+  const device = await RunDevice.create(env, "softhsm", {
+    "device.cryptoki.module_path": `"${PKCS11_SPY_MODULE}"`,
+    "device.cryptoki.pin": `"${TOKEN_PIN}9"`,
+  });
+  const spyLog = `${env.dir}/pkcs11-spy.log`;
+  const result = await device.run([], spyEnv(device.hsm!, spyLog));
+  assert.equal(result.code, 78, result.stdout + result.stderr);
+  assert.match(result.stderr, /Wrong PIN for token "edge"/);
+  assert.doesNotMatch(result.stdout + result.stderr, new RegExp(`${TOKEN_PIN}9`), "no PIN shown");
+  assert.equal(await countCalls(spyLog, "C_Login"), 1);
+  assert.doesNotMatch(result.stderr, /Connected to/);
+  assert.equal(SOFTHSM_MODULE.endsWith("libsofthsm2.so"), true);
+});
+
+Deno.test("run refuses a key that does not match the certificate with exit 78", async () => {
+  await using env = await BridgeEnv.create();
+  const other = await env.pki.device("other", "someone-else");
+  const device = await RunDevice.create(env, "file", {
+    "device.key_path": `"${other.keyPath}"`,
+  });
+  const result = await device.run();
+  assert.equal(result.code, 78, result.stderr);
+  assert.match(result.stderr, /does not match|not the private key|mismatch/i);
+});
