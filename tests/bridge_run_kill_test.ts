@@ -45,7 +45,7 @@ for (const kind of ["file", "softhsm"] as KeyKind[]) {
       });
       console.log(
         describeLoad(`bridge process SIGKILL (${kind} key)`, result) +
-          `; killed after ${killedAt} had arrived`,
+          `; killed after ${killedAt} had arrived, ${lostBytes} bytes lost on the way`,
       );
       assert.deepEqual(result.missing, [], describeLoad("missing messages", result));
       assert.ok(killedAt < result.sent, "the kill happened mid-stream");
