@@ -3,7 +3,7 @@
  * mutual-auth "cloud" mosquitto: what crosses, what does not, health and service messages.
  */
 import assert from "node:assert/strict";
-import { BridgeRule, healthPayload } from "../src/bridge/mod.ts";
+import { Bridge, BridgeRule, healthPayload } from "../src/bridge/mod.ts";
 import { setLogSink } from "../src/log.ts";
 import { BridgeEnv, DEVICE_ID, eventually, Inbox, sleep } from "./bridge_fixture.ts";
 
@@ -147,4 +147,59 @@ Deno.test("bridge health goes down with the cloud, up again, and down on a clean
     await local.endAsync();
     setLogSink(previousSink);
   }
+});
+
+Deno.test("bridge does not loop messages on a bidirectional rule", async () => {
+  await using env = await BridgeEnv.create();
+  const cloud = await env.cloudClient("cloud-app");
+  const local = await env.localClient("device-app");
+  const bridge = await env.startBridge({
+    extraRules: [BridgeRule.of("both/#", "bidirectional", "c8y/")],
+  });
+  try {
+    const cloudInbox = new Inbox(cloud);
+    const localInbox = new Inbox(local);
+    await cloud.subscribeAsync("both/#", { qos: 1 });
+    await local.subscribeAsync("c8y/both/#", { qos: 1 });
+    await eventually(() => bridge.up, "bridge up");
+    await local.publishAsync("c8y/both/up", "from the device", { qos: 1 });
+    await cloud.publishAsync("both/down", "from the cloud", { qos: 1 });
+    await cloudInbox.waitFor((m) => m.topic === "both/up", "local -> cloud");
+    await localInbox.waitFor((m) => m.topic === "c8y/both/down", "cloud -> local");
+    await sleep(500); // time for a loop to show
+    const count = (inbox: Inbox, payload: string) =>
+      inbox.messages.filter((m) => m.payload === payload).length;
+    assert.equal(count(cloudInbox, "from the device"), 1);
+    assert.equal(count(localInbox, "from the device"), 1, "no echo back to the device");
+    assert.equal(count(cloudInbox, "from the cloud"), 1, "no echo back to the cloud");
+    assert.equal(count(localInbox, "from the cloud"), 1);
+    assert.equal(bridge.stats.echoesDropped, 1, "the cloud's echo of our publish");
+    assert.equal(bridge.stats.forwardedToCloud, 1);
+    assert.equal(bridge.stats.forwardedToLocal, 1);
+  } finally {
+    await bridge.stop();
+    await Promise.all([cloud.endAsync(), local.endAsync()]);
+  }
+});
+
+Deno.test("bridge stops with the error when reconnecting meets a credential error", async () => {
+  await using env = await BridgeEnv.create();
+  let attempts = 0;
+  const options = await env.bridgeOptions();
+  const bridge = new Bridge({
+    ...options,
+    cloud: {
+      ...options.cloud,
+      transport: () => {
+        attempts++;
+        return Promise.reject(
+          Object.assign(new Error('PIN of token "edge" is locked'), { exitCode: 78 }),
+        );
+      },
+    },
+  });
+  bridge.start();
+  await assert.rejects(() => bridge.failed, /PIN of token "edge" is locked/);
+  await bridge.stop();
+  assert.equal(attempts, 1, "never retried");
 });

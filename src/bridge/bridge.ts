@@ -267,9 +267,9 @@ export class Bridge {
     } catch (e) {
       // A configuration or credential error (a PIN the token refused, say) will not heal by
       // retrying, and retrying a PIN can lock the token: stop the bridge instead.
-      const cause = (e as Error).cause ?? e;
-      if ((cause as { exitCode?: unknown }).exitCode === 78) {
-        this.#fatal(cause as Error);
+      const fatal = credentialError(e);
+      if (fatal) {
+        this.#fatal(fatal);
         this.stop();
       }
       throw e;
@@ -348,6 +348,14 @@ export class Bridge {
     this.#logStats();
     this.#log.info("Bridge stopped");
   }
+}
+
+/** The configuration or credential error (exit code 78) in `e`'s cause chain, if any. */
+function credentialError(e: unknown): Error | undefined {
+  for (let c = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
+    if ((c as { exitCode?: unknown }).exitCode === 78) return c;
+  }
+  return undefined;
 }
 
 function publishAcked(conn: MqttConnection, m: ServiceMessage): Promise<void> {
