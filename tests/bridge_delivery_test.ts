@@ -34,3 +34,48 @@ for (const which of ["cloud", "local"] as const) {
     }
   });
 }
+
+Deno.test("bridge loses no cloud message when the local broker restarts", async () => {
+  const previousSink = setLogSink(() => {});
+  await using env = await BridgeEnv.create();
+  const n = 3_000;
+  const subscriber = await env.localClient("device-app", { clean: false, reconnectPeriod: 200 });
+  subscriber.on("error", () => {});
+  const counts = new Map<number, number>();
+  subscriber.on("message", (_t, payload) => {
+    const i = Number(payload.toString());
+    counts.set(i, (counts.get(i) ?? 0) + 1);
+  });
+  await subscriber.subscribeAsync("c8y/s/ds", { qos: 1 });
+  const cloud = await env.cloudClient("cloud-app");
+  const bridge = await env.startBridge();
+  try {
+    await eventually(() => bridge.up, "bridge up");
+    let restart: Promise<void> | undefined;
+    const inFlight = new Set<Promise<unknown>>();
+    for (let i = 0; i < n; i++) {
+      if (i === n / 2) restart = env.local.restart("SIGTERM", 300);
+      const p = cloud.publishAsync("s/ds", String(i), { qos: 1 });
+      inFlight.add(p);
+      p.finally(() => inFlight.delete(p));
+      if (inFlight.size >= 200) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    await restart;
+    await eventually(() => counts.size === n, `${n} messages at the device`, 60_000)
+      .catch(() => {});
+    let total = 0;
+    for (const c of counts.values()) total += c;
+    const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !counts.has(i));
+    console.log(
+      `cloud -> local, local broker restart: ${n} sent, ${counts.size} received, ` +
+        `${total - counts.size} duplicates, ${missing.length} missing`,
+    );
+    assert.deepEqual(missing, []);
+    assert.ok(bridge.stats.reconnectsLocal >= 1);
+  } finally {
+    await bridge.stop();
+    await Promise.all([subscriber.endAsync(true), cloud.endAsync()]);
+    setLogSink(previousSink);
+  }
+});
