@@ -15,6 +15,8 @@ import {
   sleep,
   TOKEN_PIN,
 } from "./bridge_fixture.ts";
+import { Mosquitto } from "./helpers/mosquitto.ts";
+import { run } from "./helpers/process.ts";
 import { countCalls, PKCS11_SPY_MODULE, SOFTHSM_MODULE, spyEnv } from "./helpers/softhsm.ts";
 
 const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
@@ -151,4 +153,40 @@ Deno.test("run refuses a key that does not match the certificate with exit 78", 
   const result = await device.run();
   assert.equal(result.code, 78, result.stderr);
   assert.match(result.stderr, /does not match|not the private key|mismatch/i);
+});
+
+Deno.test("run connects to a local broker over TLS with a user name and password file", async () => {
+  await using env = await BridgeEnv.create();
+  // Replace the plain local broker by one that wants TLS and a password.
+  const server = await env.pki.server("local-server");
+  const passwords = `${env.dir}/local/passwords`;
+  await run("mosquitto_passwd", ["-c", "-b", passwords, "bridge-user", "s3cret-pw"]);
+  await env.local.stop();
+  const local = await Mosquitto.start({
+    dir: `${env.dir}/local`,
+    tls: {
+      caPath: env.pki.caPath,
+      certPath: server.certPath,
+      keyPath: server.keyPath!,
+      requireCertificate: false,
+    },
+    extra: ["allow_anonymous false", `password_file ${passwords}`],
+  });
+  await Deno.writeTextFile(`${env.dir}/password.txt`, "s3cret-pw\n");
+  const device = await RunDevice.create(env, "file", {
+    "mqtt.client.port": String(local.port),
+    "mqtt.client.auth.ca_file": `"${env.pki.caPath}"`,
+    "mqtt.client.auth.username": `"bridge-user"`,
+    "mqtt.client.auth.password_file": `"${env.dir}/password.txt"`,
+  });
+  const bridge = device.start();
+  try {
+    await bridge.waitForOutput(/Health up/, 20_000);
+    assert.match(local.log, /New client connected .* as tedge-mapper-bridge-c8y .*u'bridge-user'/);
+    assert.doesNotMatch(bridge.output, /s3cret-pw/);
+    assert.equal((await bridge.stop("SIGTERM")).code, 0);
+  } finally {
+    await bridge.stop("SIGKILL");
+    await local.stop();
+  }
 });
