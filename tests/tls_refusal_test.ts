@@ -1,0 +1,260 @@
+/**
+ * Refusals against real servers: each bad server ends in an error that says what was wrong,
+ * within the timeout, and the server hears the right alert.
+ */
+import assert from "node:assert/strict";
+import {
+  connectTls,
+  TlsAlertReceivedError,
+  TlsCertificateError,
+  type TlsError,
+  TlsLocalError,
+  TlsPeerIncompatibleError,
+  TlsPeerMisbehavedError,
+} from "../src/tls/mod.ts";
+import { TestPki } from "./helpers/pki.ts";
+import { freePort } from "./helpers/ports.ts";
+import { tempDir, type TestProcess } from "./helpers/process.ts";
+import {
+  clientOptions,
+  startLineBufferedOpenssl,
+  type TlsFixture,
+  tlsFixture,
+  within,
+} from "./tls_helpers.ts";
+import type { ServerCredentials } from "./helpers/tls_servers.ts";
+
+async function withFixture(fn: (fx: TlsFixture, dir: string) => Promise<void>): Promise<void> {
+  await using dir = await tempDir("tls-refusal-");
+  const fx = await tlsFixture(dir.path, ["p256", "ed25519"]);
+  try {
+    await fn(fx, dir.path);
+  } finally {
+    await fx.close();
+  }
+}
+
+async function withServer(
+  creds: ServerCredentials,
+  extra: string[],
+  fn: (port: number, server: TestProcess) => Promise<void>,
+): Promise<void> {
+  const { port, process } = await startLineBufferedOpenssl(creds, extra);
+  try {
+    await fn(port, process);
+  } finally {
+    await process.stop();
+  }
+}
+
+type Check = { cls: new (...a: never[]) => TlsError; alert?: string; message: RegExp };
+
+function matches(c: Check) {
+  return (e: unknown) => {
+    assert.ok(e instanceof c.cls, `${(e as Error)?.name}: ${(e as Error)?.message}`);
+    if (c.alert) assert.equal((e as TlsError).alert, c.alert, (e as Error).message);
+    assert.match((e as Error).message, c.message);
+    assert.equal((e as Error).message.split("\n").length, 1, "one line");
+    return true;
+  };
+}
+
+Deno.test("TLS client refuses servers whose certificate is untrusted, for another name, or expired", async () => {
+  await withFixture(async (fx, dir) => {
+    const other = await TestPki.create(`${dir}/other`, { cn: "Other CA" });
+    const foreign = await other.server("foreign");
+    const expired = await fx.pki.server("expired", {
+      notBefore: new Date(Date.now() - 10 * 86_400_000),
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
+    const cases: [
+      string,
+      ServerCredentials,
+      Partial<Parameters<typeof clientOptions>[3]>,
+      Check,
+      RegExp,
+    ][] = [
+      [
+        "unknown CA",
+        { ...fx.creds, certPath: foreign.certPath, keyPath: foreign.keyPath! },
+        {},
+        {
+          cls: TlsCertificateError,
+          alert: "unknown_ca",
+          message: /^Server certificate rejected: .*not trusted/,
+        },
+        /unknown ca/i,
+      ],
+      [
+        "wrong host name",
+        fx.creds,
+        { serverName: "broker.example.com" },
+        { cls: TlsCertificateError, message: /not valid for "broker\.example\.com"/ },
+        /alert/i,
+      ],
+      [
+        "expired",
+        { ...fx.creds, certPath: expired.certPath, keyPath: expired.keyPath! },
+        {},
+        { cls: TlsCertificateError, alert: "certificate_expired", message: /expired/ },
+        /certificate expired/i,
+      ],
+    ];
+    for (const [name, creds, extra, check, serverSaw] of cases) {
+      await withServer(creds, ["-tls1_3", "-Verify", "2"], async (port, s) => {
+        await within(
+          assert.rejects(connectTls(clientOptions(fx, port, "p256", extra)), matches(check)),
+          20_000,
+          name,
+        );
+        await s.waitForOutput(serverSaw, 5_000);
+      });
+    }
+  });
+});
+
+Deno.test("TLS client refuses a TLS 1.2-only server: it does not speak TLS 1.3", async () => {
+  await withFixture(async (fx) => {
+    await withServer(fx.creds, ["-tls1_2"], async (port) => {
+      await within(
+        assert.rejects(
+          connectTls(clientOptions(fx, port)),
+          (e: unknown) => {
+            assert.ok(
+              e instanceof TlsPeerIncompatibleError || e instanceof TlsAlertReceivedError,
+              String(e),
+            );
+            assert.equal((e as TlsError).alert, "protocol_version");
+            assert.match((e as Error).message, /does not speak TLS 1\.3/);
+            return true;
+          },
+        ),
+        20_000,
+        "TLS 1.2",
+      );
+    });
+  });
+});
+
+Deno.test("TLS client reports no common cipher suite or group as the server's handshake_failure", async () => {
+  await withFixture(async (fx) => {
+    const cases: [string[], Parameters<typeof clientOptions>[3]][] = [
+      [["-ciphersuites", "TLS_AES_128_GCM_SHA256"], { cipherSuites: [0x1303] }],
+      [["-groups", "P-384"], { groups: [0x001d, 0x0017] }],
+    ];
+    for (const [serverArgs, clientArgs] of cases) {
+      await withServer(fx.creds, ["-tls1_3", ...serverArgs], async (port) => {
+        await within(
+          assert.rejects(
+            connectTls(clientOptions(fx, port, "p256", clientArgs)),
+            matches({
+              cls: TlsAlertReceivedError,
+              alert: "handshake_failure",
+              message: /no common cipher suite, group or signature scheme/,
+            }),
+          ),
+          20_000,
+          serverArgs.join(" "),
+        );
+      });
+    }
+  });
+});
+
+Deno.test("TLS client names both scheme lists when its key cannot sign what the server accepts", async () => {
+  await withFixture(async (fx) => {
+    await withServer(
+      fx.creds,
+      ["-tls1_3", "-Verify", "2", "-client_sigalgs", "ECDSA+SHA256:RSA-PSS+SHA256"],
+      async (port, s) => {
+        await within(
+          assert.rejects(
+            connectTls(clientOptions(fx, port, "ed25519")),
+            matches({
+              cls: TlsPeerIncompatibleError,
+              alert: "handshake_failure",
+              message:
+                /accepts no signature scheme that key ".*" can produce: server offers ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256; key supports ed25519/,
+            }),
+          ),
+          20_000,
+          "schemes",
+        );
+        await s.waitForOutput(/handshake failure/i, 5_000);
+      },
+    );
+  });
+});
+
+Deno.test("TLS client reports the server's refusal of its certificate on the first read", async () => {
+  await withFixture(async (fx, dir) => {
+    const other = await TestPki.create(`${dir}/other`, { cn: "Other CA" });
+    await withServer(fx.creds, ["-tls1_3", "-Verify", "2"], async (port) => {
+      // No certificate at all: TLS 1.3 servers say so after our Finished.
+      const conn = await within(connectTls(clientOptions(fx, port, null)), 20_000, "connect");
+      await within(
+        assert.rejects(
+          conn.read(),
+          matches({
+            cls: TlsAlertReceivedError,
+            alert: "certificate_required",
+            message: /requires a client certificate/,
+          }),
+        ),
+        20_000,
+        "read",
+      );
+    });
+    // s_server lets an unverifiable client certificate through unless -verify_return_error.
+    const strict = ["-tls1_3", "-Verify", "2", "-verify_return_error"];
+    await withServer({ ...fx.creds, caPath: other.caPath }, strict, async (port) => {
+      const conn = await within(connectTls(clientOptions(fx, port)), 20_000, "connect");
+      await within(
+        assert.rejects(
+          conn.read(),
+          matches({
+            cls: TlsAlertReceivedError,
+            alert: "unknown_ca",
+            message: /does not trust the issuer of our client certificate/,
+          }),
+        ),
+        20_000,
+        "read",
+      );
+    });
+  });
+});
+
+Deno.test("TLS client fails fast on a refused connection and on a server that is not TLS", async () => {
+  await withFixture(async (fx) => {
+    const port = freePort();
+    await assert.rejects(
+      connectTls(clientOptions(fx, port)),
+      (e: unknown) =>
+        e instanceof TlsLocalError && /^Cannot connect to 127\.0\.0\.1:\d+: /.test(e.message),
+    );
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const served = (async () => {
+      const c = await listener.accept();
+      await c.write(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n\r\n"));
+      await new Promise((r) => setTimeout(r, 200));
+      c.close();
+    })();
+    try {
+      await within(
+        assert.rejects(
+          connectTls(clientOptions(fx, (listener.addr as Deno.NetAddr).port)),
+          matches({
+            cls: TlsPeerMisbehavedError,
+            message: /record of unknown type 0x0048: it does not look like a TLS server/,
+          }),
+        ),
+        10_000,
+        "http",
+      );
+    } finally {
+      await served;
+      listener.close();
+    }
+  });
+});
