@@ -1,0 +1,188 @@
+/**
+ * Hostile servers: a fake TCP server on 127.0.0.1 answers each ClientHello with truncated,
+ * oversized, random or mutated records (a seeded, bounded loop). Every attempt must end in a
+ * TlsError and a closed socket within the timeout: never a hang, an unhandled rejection, a
+ * crash, or a leaked resource (Deno's test sanitizers check the last two).
+ */
+import assert from "node:assert/strict";
+import { connectTls, TlsError } from "../src/tls/mod.ts";
+import { TrustStore } from "../src/x509/mod.ts";
+import { TestPki } from "./helpers/pki.ts";
+import { tempDir } from "./helpers/process.ts";
+import { within } from "./tls_helpers.ts";
+
+const ITERATIONS = 200;
+const SEED = 0x5eed_7153;
+const HANDSHAKE_TIMEOUT_MS = 400;
+const READ_TIMEOUT_MS = 150;
+
+/** mulberry32: small, seeded, good enough to pick test cases reproducibly. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    int: (n: number) => Math.floor(next() * n),
+    bytes(n: number): Uint8Array {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) out[i] = Math.floor(next() * 256);
+      return out;
+    },
+  };
+}
+type Rng = ReturnType<typeof prng>;
+
+function record(type: number, body: Uint8Array, length = body.length): Uint8Array {
+  const out = new Uint8Array(5 + body.length);
+  out.set([type, 3, 3, (length >>> 8) & 0xff, length & 0xff]);
+  out.set(body, 5);
+  return out;
+}
+
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+
+/**
+ * A plausible ServerHello for the ClientHello received: it echoes the session id and answers
+ * with an x25519 share, so mutations of it reach the deeper checks.
+ */
+function serverHello(clientHello: Uint8Array, rng: Rng): Uint8Array {
+  const sidLen = clientHello[43] ?? 0;
+  const sid = clientHello.subarray(44, 44 + sidLen);
+  const ext = concat(
+    new Uint8Array([0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]),
+    new Uint8Array([0x00, 0x33, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20]),
+    rng.bytes(32),
+  );
+  const body = concat(
+    new Uint8Array([0x03, 0x03]),
+    rng.bytes(32),
+    new Uint8Array([sid.length]),
+    sid,
+    new Uint8Array([0x13, 0x01, 0x00, ext.length >>> 8, ext.length & 0xff]),
+    ext,
+  );
+  const msg = concat(new Uint8Array([2, 0, body.length >>> 8, body.length & 0xff]), body);
+  return record(22, msg);
+}
+
+/** One hostile answer; `stall` keeps the socket open afterwards. */
+function hostileAnswer(clientHello: Uint8Array, rng: Rng): { bytes: Uint8Array; stall: boolean } {
+  const stall = rng.int(10) === 0;
+  switch (rng.int(7)) {
+    case 0: // random bytes
+      return { bytes: rng.bytes(1 + rng.int(3000)), stall };
+    case 1: { // a record announced longer than what arrives
+      const len = 1 + rng.int(16000);
+      return { bytes: record(20 + rng.int(4), rng.bytes(rng.int(len)), len), stall };
+    }
+    case 2: { // oversized records
+      const type = 20 + rng.int(4);
+      const len = (type === 23 ? 16641 : 16385) + rng.int(49000);
+      return { bytes: record(type, rng.bytes(rng.int(64)), len), stall };
+    }
+    case 3: { // a ServerHello, then random records
+      const parts = [serverHello(clientHello, rng)];
+      for (let i = rng.int(6); i > 0; i--) {
+        parts.push(record(20 + rng.int(4), rng.bytes(rng.int(600))));
+      }
+      return { bytes: concat(...parts), stall };
+    }
+    case 4: { // a ServerHello with a few bytes changed, maybe cut short
+      const sh = serverHello(clientHello, rng);
+      for (let i = 1 + rng.int(8); i > 0; i--) sh[rng.int(sh.length)] = rng.int(256);
+      return { bytes: rng.int(3) === 0 ? sh.subarray(0, rng.int(sh.length)) : sh, stall };
+    }
+    case 5: { // a ServerHello, then handshake records split at random, then garbage
+      const sh = serverHello(clientHello, rng);
+      const garbage = record(23, rng.bytes(17 + rng.int(300)));
+      return { bytes: concat(sh, new Uint8Array([20, 3, 3, 0, 1, 1]), garbage), stall };
+    }
+    default: { // plaintext handshake messages with hostile lengths
+      const len = rng.int(0x1000000);
+      const msg = concat(
+        new Uint8Array([rng.int(256), len >>> 16, (len >>> 8) & 0xff, len & 0xff]),
+        rng.bytes(rng.int(200)),
+      );
+      return { bytes: record(22, msg), stall };
+    }
+  }
+}
+
+Deno.test("TLS client ends every hostile server answer in an error and a closed socket, never a hang", async () => {
+  await using dir = await tempDir("tls-fuzz-");
+  const pki = await TestPki.create(`${dir.path}/pki`);
+  const trustStore = await TrustStore.load(pki.caPath);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const rng = prng(SEED);
+  const outcomes = new Map<string, number>();
+  // The server side: one connection per iteration, answer, then close or hold it open.
+  const served = (async () => {
+    for (let i = 0; i < ITERATIONS; i++) {
+      const conn = await listener.accept();
+      try {
+        const buf = new Uint8Array(4096);
+        const n = await conn.read(buf);
+        const { bytes, stall } = hostileAnswer(buf.subarray(0, n ?? 0), rng);
+        await conn.write(bytes).catch(() => {});
+        if (stall) {
+          // Hold the socket until the client gives up (it closes; our read sees the end).
+          await conn.read(new Uint8Array(65536)).catch(() => null);
+          while (await conn.read(new Uint8Array(65536)).catch(() => null) !== null) { /* drain */ }
+        } else {
+          await conn.closeWrite().catch(() => {});
+          while (await conn.read(new Uint8Array(65536)).catch(() => null) !== null) { /* drain */ }
+        }
+      } finally {
+        try {
+          conn.close();
+        } catch { /* closed */ }
+      }
+    }
+  })();
+  try {
+    for (let i = 0; i < ITERATIONS; i++) {
+      const attempt = connectTls({
+        hostname: "127.0.0.1",
+        port,
+        trustStore,
+        handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+        readTimeoutMs: READ_TIMEOUT_MS,
+      });
+      const err = await within(
+        attempt.then(
+          (c) => {
+            c.close();
+            return new Error(`iteration ${i}: the handshake succeeded`);
+          },
+          (e) => e,
+        ),
+        HANDSHAKE_TIMEOUT_MS + 5_000,
+        `iteration ${i}`,
+      );
+      assert.ok(err instanceof TlsError, `iteration ${i}: ${err?.stack ?? err}`);
+      assert.equal(err.message.split("\n").length, 1, `iteration ${i}: one-line message`);
+      const key = `${err.name}${err.alert ? ` (${err.alert})` : ""}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
+  } finally {
+    await within(served, 20_000, "fake server");
+    listener.close();
+  }
+  // Several kinds of refusal were reached, not just one early check.
+  assert.ok(outcomes.size >= 5, JSON.stringify([...outcomes]));
+  console.log("fuzz outcomes:", Object.fromEntries(outcomes));
+});

@@ -1,0 +1,103 @@
+/**
+ * Interop: our TLS 1.3 client against `gnutls-serv --require-client-cert`. gnutls-serv binds
+ * every address, so it runs in a network namespace of its own (`unshare -n`, loopback up) and
+ * the client runs there too (tests/tls_gnutls_client.ts), through tests/helpers/tls_servers.ts.
+ */
+import assert from "node:assert/strict";
+import { tempDir } from "./helpers/process.ts";
+import { runAgainstGnutls } from "./helpers/tls_servers.ts";
+import { CLIENT_KINDS, type TlsFixture, tlsFixture } from "./tls_helpers.ts";
+
+const CLIENT = new URL("./tls_gnutls_client.ts", import.meta.url).pathname;
+const ENV = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
+
+async function runClient(
+  fx: TlsFixture,
+  kind: typeof CLIENT_KINDS[number],
+  suite?: number,
+  priority?: string,
+) {
+  const id = fx.clients.get(kind)!;
+  const r = await runAgainstGnutls(fx.creds, [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "-A",
+    CLIENT,
+    "8443",
+    fx.pki.caPath,
+    id.cert.chainPath,
+    id.cert.keyPath!,
+    ...(suite ? [String(suite)] : []),
+  ], { env: ENV, port: 8443, priority });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  let result: Record<string, unknown>;
+  try {
+    result = JSON.parse(line);
+  } catch {
+    throw new Error(`gnutls client printed no result (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { result, r };
+}
+
+Deno.test("TLS client completes a mutual handshake with gnutls-serv for each client key type", async () => {
+  await using dir = await tempDir("tls-gnutls-");
+  const fx = await tlsFixture(dir.path);
+  try {
+    const schemes = {
+      p256: "ecdsa_secp256r1_sha256",
+      p384: "ecdsa_secp384r1_sha384",
+      rsa2048: "rsa_pss_rsae_sha256",
+      ed25519: "ed25519",
+    };
+    for (const kind of CLIENT_KINDS) {
+      const { result, r } = await runClient(fx, kind);
+      assert.equal(result.ok, true, `${kind}: ${JSON.stringify(result)}\n${r.stderr}`);
+      const info = result.info as Record<string, unknown>;
+      assert.equal(info.version, "TLSv1.3");
+      assert.equal(info.clientSignatureScheme, schemes[kind]);
+      assert.equal(info.sni, "localhost");
+      // gnutls-serv answers the request (HTTP by default) over the encrypted channel.
+      assert.match(result.answer as string, /HTTP\/1\.[01] 200/);
+    }
+  } finally {
+    await fx.close();
+  }
+});
+
+Deno.test("TLS client negotiates each cipher suite with gnutls-serv", async () => {
+  await using dir = await tempDir("tls-gnutls-");
+  const fx = await tlsFixture(dir.path, ["p256"]);
+  try {
+    for (
+      const [code, name] of [
+        [0x1301, "TLS_AES_128_GCM_SHA256"],
+        [0x1302, "TLS_AES_256_GCM_SHA384"],
+        [0x1303, "TLS_CHACHA20_POLY1305_SHA256"],
+      ] as const
+    ) {
+      const { result, r } = await runClient(fx, "p256", code);
+      assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}\n${r.stderr}`);
+      assert.equal((result.info as Record<string, unknown>).suite, name);
+    }
+  } finally {
+    await fx.close();
+  }
+});
+
+Deno.test("TLS client retries with the NIST group gnutls-serv insists on (HelloRetryRequest)", async () => {
+  await using dir = await tempDir("tls-gnutls-");
+  const fx = await tlsFixture(dir.path, ["p256"]);
+  try {
+    for (const [group, name] of [["SECP256R1", "secp256r1"], ["SECP384R1", "secp384r1"]]) {
+      const priority = `NORMAL:-GROUP-ALL:+GROUP-${group}`;
+      const { result, r } = await runClient(fx, "p256", undefined, priority);
+      assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}\n${r.stderr}`);
+      const info = result.info as Record<string, unknown>;
+      assert.equal(info.group, name);
+      assert.equal(info.hrr, true);
+    }
+  } finally {
+    await fx.close();
+  }
+});
