@@ -6,6 +6,7 @@
  *   deno task bench --quick                  1 round, fewer messages (development)
  *   deno task bench --only out|in|transfer|handshake|startup[,...]
  *   deno task bench --subjects hsm-token,mosquitto[,...]   --rounds N   --profile   --out FILE
+ *   deno task bench --bridge-flags "--v8-flags=..." --bridge-env MALLOC_ARENA_MAX=2   (diagnosis)
  *
  * Progress goes to stderr; the tables go to stdout.
  */
@@ -33,10 +34,13 @@ const BENCH_DIR = new URL(".", import.meta.url).pathname;
 
 const USAGE = `Usage: deno task bench [--quick] [--only SECTION[,SECTION]] [--subjects S[,S]]
                        [--rounds N] [--profile] [--out FILE]
+                       [--bridge-flags "DENO RUN FLAGS"] [--bridge-env NAME=VALUE[,...]]
   SECTION: ${SECTIONS.join(", ")} (transfer = out,in)
   S:       ${SUBJECTS.join(", ")}
   --profile  write V8 CPU profiles of hsm-bridge to bench/profiles/ (summarise them with
-             deno run -A bench/profile.ts bench/profiles)`;
+             deno run -A bench/profile.ts bench/profiles)
+  --bridge-flags, --bridge-env  run hsm-bridge with more deno flags / environment (diagnosis;
+             the results then go to bench/results-partial.json)`;
 
 interface Options {
   quick: boolean;
@@ -46,6 +50,8 @@ interface Options {
   profile: boolean;
   out: string;
   partial: boolean;
+  bridgeFlags: string[];
+  bridgeEnv: Record<string, string>;
 }
 
 function usageError(message: string): never {
@@ -54,7 +60,12 @@ function usageError(message: string): never {
 }
 
 function parseArgs(args: string[]): Options {
-  const o = { quick: false, profile: false } as Options;
+  const o = {
+    quick: false,
+    profile: false,
+    bridgeFlags: [] as string[],
+    bridgeEnv: {} as Record<string, string>,
+  } as Options;
   let sections: string[] = [...SECTIONS];
   let subjects: string[] = [...SUBJECTS];
   let rounds: number | undefined;
@@ -69,7 +80,14 @@ function parseArgs(args: string[]): Options {
     } else if (a === "--subjects") subjects = value().split(",");
     else if (a === "--rounds") rounds = Number(value());
     else if (a === "--out") out = value();
-    else if (a === "--help" || a === "-h") {
+    else if (a === "--bridge-flags") o.bridgeFlags = value().split(/\s+/).filter(Boolean);
+    else if (a === "--bridge-env") {
+      for (const kv of value().split(",")) {
+        const at = kv.indexOf("=");
+        if (at < 1) usageError(`Invalid --bridge-env "${kv}": expected NAME=VALUE`);
+        o.bridgeEnv[kv.slice(0, at)] = kv.slice(at + 1);
+      }
+    } else if (a === "--help" || a === "-h") {
       console.log(USAGE);
       Deno.exit(0);
     } else usageError(`Unknown option "${a}"`);
@@ -88,7 +106,7 @@ function parseArgs(args: string[]): Options {
   o.rounds = rounds ?? (o.quick ? 1 : 3);
   // Only a full run replaces the committed bench/results.json.
   o.partial = o.quick || sections.length < SECTIONS.length || subjects.length < SUBJECTS.length ||
-    o.rounds < 3;
+    o.rounds < 3 || o.profile || o.bridgeFlags.length > 0 || Object.keys(o.bridgeEnv).length > 0;
   o.out = out ?? `${BENCH_DIR}${o.partial ? "results-partial.json" : "results.json"}`;
   return o;
 }
@@ -104,6 +122,8 @@ function transferConfig(o: Options, directions: Direction[]): TransferConfig {
     warmupMessages: o.quick ? 500 : 2_000,
     directions,
     cpuProfileDir: o.profile ? `${BENCH_DIR}profiles` : undefined,
+    bridgeDenoFlags: o.bridgeFlags,
+    bridgeEnv: o.bridgeEnv,
   };
 }
 
@@ -190,6 +210,7 @@ async function main(): Promise<number> {
         o.quick ? 10 : 30,
         tmp,
         progress,
+        { denoFlags: o.bridgeFlags, env: o.bridgeEnv },
       );
       r.startup = summariseStartup(s);
       r.errors.push(...s.errors);

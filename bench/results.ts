@@ -6,7 +6,7 @@
 import type { HandshakeMethod, HandshakeSamples, OursDetail } from "./handshake.ts";
 import type { Subject } from "./rig.ts";
 import type { StartupSamples } from "./startup.ts";
-import { type Figure, figure, percentile, round } from "./stats.ts";
+import { type Figure, figure, median, percentile, round } from "./stats.ts";
 import type { Direction, TransferConfig, TransferSamples } from "./transfer.ts";
 
 export interface SubjectThroughput {
@@ -16,6 +16,8 @@ export interface SubjectThroughput {
   bridgeCpuUsPerMsg: Figure;
   bridgeCpuShare: Figure;
   loadgenCpuShare: Figure;
+  /** Median CPU share per process on the path (1 = one core busy). */
+  cpuShares: Record<string, number>;
   loadedP50Ms: Figure;
   loadedP99Ms: Figure;
   missing: number;
@@ -98,6 +100,12 @@ export function summariseTransfer(
           bridgeCpuUsPerMsg: figureOf(rows, "bridgeCpuUsPerMsg"),
           bridgeCpuShare: figureOf(rows, "bridgeCpuShare"),
           loadgenCpuShare: figureOf(rows, "loadgenCpuShare"),
+          cpuShares: Object.fromEntries(
+            Object.keys(rows[0].cpuShares).map((k) => [
+              k,
+              round(median(rows.map((r) => r.cpuShares[k])), 3),
+            ]),
+          ),
           loadedP50Ms: figureOf(rows, "loadedP50Ms"),
           loadedP99Ms: figureOf(rows, "loadedP99Ms"),
           missing: rows.reduce((a, r) => a + r.messages - r.received, 0),

@@ -53,6 +53,8 @@ export interface Rig {
   readonly subject: Subject;
   /** The bridging process (hsm-bridge, or the bridging mosquitto); none for direct. */
   readonly pid?: number;
+  /** Every process on the message path (brokers and bridge), for CPU accounting. */
+  readonly pids: Partial<Record<"bridge" | "local" | "cloud", number>>;
   readonly out: Path;
   readonly in: Path;
   /** What the bridging process logged (for error reports). */
@@ -210,6 +212,10 @@ function paths(local: Endpoint, cloud: Endpoint): { out: Path; in: Path } {
 export interface RigOptions {
   /** Write a V8 CPU profile of hsm-bridge into this directory (`deno run --cpu-prof`). */
   cpuProfileDir?: string;
+  /** More `deno run` flags for hsm-bridge (`--inspect=...`, `--v8-flags=...`): diagnostics. */
+  denoFlags?: string[];
+  /** More environment for hsm-bridge (MALLOC_ARENA_MAX, say): diagnostics. */
+  env?: Record<string, string>;
   /** Time allowed from start to health up. */
   startTimeoutMs?: number;
 }
@@ -232,7 +238,13 @@ export async function startRig(
     stops.push(() => cloud.stop("SIGKILL"));
     const cloudEp = env.cloudEndpoint(cloud);
     if (subject === "direct") {
-      return { subject, ...paths(cloudEp, cloudEp), log: () => "", stop: stopAll };
+      return {
+        subject,
+        pids: { cloud: cloud.process.pid },
+        ...paths(cloudEp, cloudEp),
+        log: () => "",
+        stop: stopAll,
+      };
     }
     await Deno.mkdir(`${dir}/local`);
     if (subject === "mosquitto") {
@@ -245,6 +257,7 @@ export async function startRig(
       return {
         subject,
         pid: local.process.pid,
+        pids: { bridge: local.process.pid, cloud: cloud.process.pid },
         ...paths({ port: local.port }, cloudEp),
         log: () => local.log,
         stop: stopAll,
@@ -257,6 +270,7 @@ export async function startRig(
     return {
       subject,
       pid: started.process.pid,
+      pids: { bridge: started.process.pid, local: local.process.pid, cloud: cloud.process.pid },
       startedMs: started.upMs,
       ...paths({ port: local.port }, cloudEp),
       log: () => started.process.output,
@@ -290,9 +304,13 @@ async function startHsmBridge(
     await health.subscribe(HEALTH_TOPIC, 1);
     const t0 = performance.now();
     const args = ["run", "--config", config];
-    const envVars = { ...env.hsm.env, TEDGE_CONFIG_DIR: dir };
-    const process = opts.cpuProfileDir
-      ? profiledCli(args, envVars, opts.cpuProfileDir)
+    const envVars = { ...env.hsm.env, TEDGE_CONFIG_DIR: dir, ...opts.env };
+    const denoFlags = [
+      ...(opts.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfileDir}`] : []),
+      ...(opts.denoFlags ?? []),
+    ];
+    const process = denoFlags.length
+      ? cliWithDenoFlags(args, envVars, denoFlags)
       : startCli(args, { env: envVars });
     const stop = onCleanup(`hsm-bridge ${process.pid}`, () => process.stop("SIGTERM", 5_000));
     try {
@@ -316,8 +334,15 @@ async function startHsmBridge(
   }
 }
 
-/** Like startCli(), with `--cpu-prof` (the profile is written when the process exits). */
-function profiledCli(args: string[], env: Record<string, string>, dir: string): TestProcess {
+/**
+ * Like startCli(), with more `deno run` flags (a `--cpu-prof` profile is written when the
+ * process exits).
+ */
+function cliWithDenoFlags(
+  args: string[],
+  env: Record<string, string>,
+  denoFlags: string[],
+): TestProcess {
   const keep: Record<string, string> = { NO_COLOR: "1" };
   for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
     const v = Deno.env.get(name);
@@ -327,8 +352,7 @@ function profiledCli(args: string[], env: Record<string, string>, dir: string): 
     "run",
     "--quiet",
     "--no-prompt",
-    "--cpu-prof",
-    `--cpu-prof-dir=${dir}`,
+    ...denoFlags,
     ...permissionFlags(),
     CLI_PATH,
     ...args,

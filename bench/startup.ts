@@ -9,7 +9,7 @@
 import { checkInterrupted } from "./cleanup.ts";
 import { sleep } from "./load.ts";
 import { memoryMB } from "./proc.ts";
-import { type BenchEnv, type Rig, startRig, type Subject } from "./rig.ts";
+import { type BenchEnv, type Rig, type RigOptions, startRig, type Subject } from "./rig.ts";
 
 export interface StartupSamples {
   /** Milliseconds from spawn to health up. */
@@ -28,6 +28,7 @@ export async function runStartup(
   idleSeconds: number,
   tmp: string,
   progress: (line: string) => void,
+  rigOptions: RigOptions = {},
 ): Promise<StartupSamples> {
   const out: StartupSamples = {
     upMs: {},
@@ -42,7 +43,7 @@ export async function runStartup(
       for (const subject of subjects.filter((s) => s !== "direct")) {
         checkInterrupted();
         try {
-          const rig = await startRig(env, subject, `${tmp}/startup-${subject}-${r}`);
+          const rig = await startRig(env, subject, `${tmp}/startup-${subject}-${r}`, rigOptions);
           running.push({ rig, upAt: performance.now() });
           if (rig.startedMs !== undefined) {
             (out.upMs[subject] ??= []).push(rig.startedMs);

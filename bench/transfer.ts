@@ -27,6 +27,9 @@ export interface TransferConfig {
   warmupMessages: number;
   directions: Direction[];
   cpuProfileDir?: string;
+  /** Diagnostics: more `deno run` flags / environment for hsm-bridge. */
+  bridgeDenoFlags?: string[];
+  bridgeEnv?: Record<string, string>;
 }
 
 export interface ThroughputSample extends ThroughputResult {
@@ -36,6 +39,8 @@ export interface ThroughputSample extends ThroughputResult {
   bridgeCpuShare: number;
   /** Share of one CPU the load generator (this process) used during the run. */
   loadgenCpuShare: number;
+  /** CPU share of every process on the path during the run (bridge, local, cloud, loadgen). */
+  cpuShares: Record<string, number>;
 }
 
 /** Raw samples: results[direction][size][subject] = one entry per round. */
@@ -89,6 +94,8 @@ async function oneRig(
 ): Promise<void> {
   const rig = await startRig(env, subject, dir, {
     cpuProfileDir: cfg.cpuProfileDir ? `${cfg.cpuProfileDir}/${subject}-${round}` : undefined,
+    denoFlags: cfg.bridgeDenoFlags,
+    env: cfg.bridgeEnv,
   });
   try {
     for (const direction of cfg.directions) {
@@ -107,7 +114,11 @@ async function oneRig(
                 ? `, bridge ${t.bridgeCpuUsPerMsg.toFixed(1)} us CPU/msg ` +
                   `(${(t.bridgeCpuShare * 100).toFixed(0)}% CPU)`
                 : "") +
-              `, loadgen ${(t.loadgenCpuShare * 100).toFixed(0)}% CPU` +
+              `, CPU ${
+                Object.entries(t.cpuShares).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(
+                  " ",
+                )
+              }` +
               (t.received < t.messages ? `, MISSING ${t.messages - t.received}` : "") +
               (t.duplicates ? `, ${t.duplicates} duplicates` : ""),
           );
@@ -148,16 +159,24 @@ async function measuredThroughput(
   size: number,
   cfg: TransferConfig,
 ): Promise<ThroughputSample> {
-  const bridgeCpu0 = rig.pid ? await cpuSeconds(rig.pid) : NaN;
-  const selfCpu0 = await cpuSeconds(Deno.pid);
+  const pids: Record<string, number> = { ...rig.pids, loadgen: Deno.pid };
+  const cpu = async () => {
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) out[name] = await cpuSeconds(pid);
+    return out;
+  };
+  const before = await cpu();
   const t = await path.throughput({ n: cfg.messages[size], size, window: cfg.window[size] });
-  const bridgeCpu = rig.pid ? (await cpuSeconds(rig.pid)) - bridgeCpu0 : NaN;
-  const selfCpu = (await cpuSeconds(Deno.pid)) - selfCpu0;
+  const after = await cpu();
+  const cpuShares: Record<string, number> = {};
+  for (const name of Object.keys(pids)) cpuShares[name] = (after[name] - before[name]) / t.seconds;
+  const bridgeCpu = (after.bridge ?? NaN) - (before.bridge ?? NaN);
   return {
     ...t,
     bridgeCpuUsPerMsg: (bridgeCpu / t.received) * 1e6,
     bridgeCpuShare: bridgeCpu / t.seconds,
-    loadgenCpuShare: selfCpu / t.seconds,
+    loadgenCpuShare: cpuShares.loadgen,
+    cpuShares,
   };
 }
 
