@@ -58,7 +58,7 @@ Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encr
     for (let reads = 0; reads < 20; reads++) {
       const got = await Promise.race([
         conn.read().then((d) => d === null ? "end" : "data", (e) => e),
-        new Promise((r) => setTimeout(() => r("stalled"), 500)),
+        new Promise((r) => setTimeout(() => r("stalled"), 250)),
       ]);
       if (got === "data") continue;
       if (got instanceof Error) {

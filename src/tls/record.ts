@@ -62,29 +62,34 @@ export class RecordReader {
    * header, an oversized record, end of stream inside a record, or a mid-record stall.
    */
   async next(): Promise<RawRecord | null> {
-    // 1. The header.
-    if (!await this.#fill(RECORD_HEADER_LENGTH)) return null;
-    const b = this.#buf;
-    const h = this.#start;
-    const type = b[h];
-    const length = (b[h + 3] << 8) | b[h + 4];
-    checkHeader(type, b[h + 1], b[h + 2], length);
-    // 2. The fragment.
-    if (!await this.#fill(RECORD_HEADER_LENGTH + length)) {
-      throw new TlsPeerMisbehavedError(
-        `Server closed the connection in the middle of a record (${this.#end - this.#start} of ${
-          RECORD_HEADER_LENGTH + length
-        } bytes received)`,
-        "decode_error",
-      );
+    try {
+      // 1. The header.
+      if (!await this.#fill(RECORD_HEADER_LENGTH)) return null;
+      const b = this.#buf;
+      const h = this.#start;
+      const type = b[h];
+      const length = (b[h + 3] << 8) | b[h + 4];
+      checkHeader(type, b[h + 1], b[h + 2], length);
+      // 2. The fragment.
+      const total = RECORD_HEADER_LENGTH + length;
+      if (!await this.#fill(total)) {
+        throw new TlsPeerMisbehavedError(
+          `Server closed the connection in the middle of a record (${
+            this.#end - this.#start
+          } of ${total} bytes received)`,
+          "decode_error",
+        );
+      }
+      const at = this.#start;
+      this.#start += total;
+      return {
+        type,
+        header: this.#buf.subarray(at, at + RECORD_HEADER_LENGTH),
+        fragment: this.#buf.subarray(at + RECORD_HEADER_LENGTH, at + total),
+      };
+    } finally {
+      this.#disarm();
     }
-    const at = this.#start;
-    this.#start += RECORD_HEADER_LENGTH + length;
-    return {
-      type,
-      header: this.#buf.subarray(at, at + RECORD_HEADER_LENGTH),
-      fragment: this.#buf.subarray(at + RECORD_HEADER_LENGTH, at + RECORD_HEADER_LENGTH + length),
-    };
   }
 
   /**
@@ -103,7 +108,8 @@ export class RecordReader {
     }
     while (this.#end - this.#start < n) {
       const partial = this.#end > this.#start;
-      const got = await this.#readSome(partial);
+      if (partial) this.#arm();
+      const got = await this.#readSome();
       if (got === null) {
         if (!partial) return false;
         if (n === RECORD_HEADER_LENGTH) {
@@ -115,31 +121,53 @@ export class RecordReader {
         return false;
       }
       this.#end += got;
+      this.#progressAt = performance.now();
     }
     return true;
   }
 
-  /** One transport read; a stall timer runs only while a record is partially received. */
-  async #readSome(partial: boolean): Promise<number | null> {
-    let stalled = false;
-    const timer = partial
-      ? setTimeout(() => {
-        stalled = true;
-        closeQuietly(this.#transport);
-      }, this.#stallTimeoutMs)
-      : undefined;
+  // The stall timer: armed once a record is partly received, it fires only after
+  // #stallTimeoutMs without progress (re-arming itself for the rest otherwise), so a trickling
+  // peer costs one timer per stall period, not one per read.
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #progressAt = 0;
+  #stalled = false;
+
+  #arm(): void {
+    if (this.#timer !== undefined) return;
+    this.#progressAt = performance.now();
+    const check = () => {
+      const idle = performance.now() - this.#progressAt;
+      if (idle >= this.#stallTimeoutMs) {
+        this.#timer = undefined;
+        this.#stalled = true;
+        closeQuietly(this.#transport); // ends the pending read
+      } else {
+        this.#timer = setTimeout(check, this.#stallTimeoutMs - idle);
+      }
+    };
+    this.#timer = setTimeout(check, this.#stallTimeoutMs);
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One transport read, with transport failures turned into TLS errors. */
+  async #readSome(): Promise<number | null> {
     try {
-      const got = await this.#transport.read(this.#buf.subarray(this.#end));
-      if (stalled) throw stallError(this.#stallTimeoutMs);
-      return got === 0 ? this.#readSome(partial) : got;
+      for (;;) {
+        const got = await this.#transport.read(this.#buf.subarray(this.#end));
+        if (this.#stalled) throw stallError(this.#stallTimeoutMs);
+        if (got !== 0) return got;
+      }
     } catch (err) {
-      if (stalled) throw stallError(this.#stallTimeoutMs);
+      if (this.#stalled) throw stallError(this.#stallTimeoutMs);
       if (err instanceof TlsError) throw err;
       throw new TlsLocalError(`Reading from the server failed: ${messageOf(err)}`, undefined, {
         cause: err,
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
