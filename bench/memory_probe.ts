@@ -1,0 +1,79 @@
+/**
+ * Diagnosis behind the RSS figures: one bridge under repeated throughput batches, with VmRSS /
+ * VmHWM after each batch and, with --inspect, the V8 heap before and after a forced full GC
+ * (a JS leak shows as heap-after-GC growing; runtime-kept memory as RSS growing while the heap
+ * after GC stays flat).
+ *
+ *   deno run -A bench/memory_probe.ts [--subject hsm-file] [--size 100] [--batches 8]
+ *       [--messages 20000] [--inspect] [--gc] [--bridge-flags "--v8-flags=..."]
+ *       [--bridge-env NAME=VALUE,...]
+ */
+import { freePort } from "../tests/helpers/ports.ts";
+import { cleanupAll, installSignalHandlers } from "./cleanup.ts";
+import { Inspector } from "./inspector.ts";
+import { LoadPath, sleep } from "./load.ts";
+import { memoryMB } from "./proc.ts";
+import { BenchEnv, startRig, type Subject } from "./rig.ts";
+
+function option(name: string, fallback: string): string {
+  const at = Deno.args.indexOf(`--${name}`);
+  return at >= 0 ? Deno.args[at + 1] : fallback;
+}
+const flag = (name: string) => Deno.args.includes(`--${name}`);
+
+const subject = option("subject", "hsm-file") as Subject;
+const size = Number(option("size", "100"));
+const batches = Number(option("batches", "8"));
+const messages = Number(option("messages", "20000"));
+const inspect = flag("inspect");
+const forceGc = flag("gc");
+const bridgeFlags = option("bridge-flags", "").split(/\s+/).filter(Boolean);
+const bridgeEnv = Object.fromEntries(
+  option("bridge-env", "").split(",").filter(Boolean).map((kv) => kv.split("=", 2)),
+);
+
+installSignalHandlers();
+const tmp = await Deno.makeTempDir({ prefix: "hsm-bridge-memprobe-" });
+try {
+  const env = await BenchEnv.create(tmp);
+  const port = freePort();
+  const rig = await startRig(env, subject, `${tmp}/rig`, {
+    denoFlags: [...(inspect ? [`--inspect=127.0.0.1:${port}`] : []), ...bridgeFlags],
+    env: bridgeEnv,
+  });
+  if (!rig.pid) throw new Error(`Subject "${subject}" has no bridging process`);
+  const inspector = inspect ? await Inspector.connect(port) : undefined;
+  const path = await LoadPath.open(rig.out, "memprobe");
+  const show = async (label: string) => {
+    const m = await memoryMB(rig.pid!);
+    let line = `${label}: RSS ${m.rss.toFixed(1)} MB, peak ${m.peak.toFixed(1)} MB`;
+    if (inspector) {
+      const h = await inspector.heap();
+      line += `, heap ${h.usedMB.toFixed(1)} used / ${h.totalMB.toFixed(1)} total`;
+      if (forceGc) {
+        const g = await inspector.heap({ gc: true });
+        const after = await memoryMB(rig.pid!);
+        line += `; after full GC: heap ${g.usedMB.toFixed(1)} / ${g.totalMB.toFixed(1)}, ` +
+          `RSS ${after.rss.toFixed(1)}`;
+      }
+    }
+    console.log(line);
+  };
+  try {
+    await path.probe();
+    await show("started");
+    for (let i = 0; i < batches; i++) {
+      const t = await path.throughput({ n: messages, size, window: 500 });
+      await show(`batch ${i + 1} (${t.msgsPerSec.toFixed(0)} msg/s)`);
+    }
+    await sleep(10_000);
+    await show("after 10 s idle");
+  } finally {
+    inspector?.close();
+    await path.close();
+    await rig.stop();
+  }
+} finally {
+  await cleanupAll();
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+}
