@@ -71,7 +71,7 @@ export class Side {
         this.reconnects++;
         const delay = backoff.next();
         log.warn(`Cannot connect to the ${name} broker, retrying in ${seconds(delay)}`, {
-          reason: (e as Error).message,
+          reason: (e as Error).message.replace(`${name} broker: `, ""),
         });
         await sleep(delay, signal);
         continue;
