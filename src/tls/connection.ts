@@ -197,6 +197,9 @@ export class TlsConnectionImpl implements TlsConnection {
         resolve = res;
         reject = rej;
       });
+      // A caller that does not await its write must not crash the process with an unhandled
+      // rejection: the error is kept and every later call reports it.
+      promise.catch(() => {});
       const batch: Batch = { promise, resolve, reject };
       this.#batch = batch;
       this.#layer.enqueueWrite(() => this.#flush()).then(

@@ -105,8 +105,30 @@ export class ClientHandshake {
     this.#config = config;
   }
 
+  /** The handshake, step by step; each step is one flight or one change of keys. */
   async run(): Promise<HandshakeOutcome> {
     await this.#sendClientHello();
+    const hello = await this.#readServerHelloAfterAnyRetry();
+    const keys = await this.#acceptServerHello(hello.hello, hello.message);
+    const flight = await this.#readServerFlight(keys.serverSecret);
+    const app = await this.#startApplicationKeys(keys.handshakeSecret);
+    const client = await this.#sendClientFlight(flight, keys.clientSecret, app.client);
+    return {
+      suite: keys.suite,
+      group: keys.group,
+      hrr: this.#retry !== undefined,
+      flight,
+      clientSignatureScheme: client.scheme,
+      signatureMs: client.signatureMs,
+      clientSecret: app.client,
+      serverSecret: app.server,
+    };
+  }
+
+  /** ServerHello, answering at most one HelloRetryRequest first (RFC 8446 4.1.4). */
+  async #readServerHelloAfterAnyRetry(): Promise<
+    { hello: ServerHello; message: HandshakeMessage }
+  > {
     let sh = await this.#readServerHello();
     if (isHelloRetryRequest(sh.hello)) {
       await this.#retryWith(sh.hello, sh.message);
@@ -118,39 +140,45 @@ export class ClientHandshake {
         );
       }
     }
-    const keys = await this.#acceptServerHello(sh.hello, sh.message);
+    return sh;
+  }
+
+  /** EncryptedExtensions .. Finished, all checked (server_flight.ts). */
+  #readServerFlight(serverSecret: HandshakeTrafficSecret): Promise<ServerFlight> {
     this.#step = "during the server's encrypted handshake";
-    const flight = await readServerFlight(
+    return readServerFlight(
       { next: () => this.#nextMessage(), transcript: this.#transcript },
       this.#config,
       this.#offered,
-      keys.serverSecret,
+      serverSecret,
     );
+  }
+
+  /** Application traffic secrets; the server's take effect for reading at once (7.1). */
+  async #startApplicationKeys(handshakeSecret: HandshakeSecret) {
     // RFC 8446 5.1: no handshake message may span the switch to application keys.
     this.#requireRecordBoundary("Finished");
     this.#layer.forbidChangeCipherSpec();
-    const master = keys.handshakeSecret.masterSecret();
+    const master = handshakeSecret.masterSecret();
     const app = master.applicationTrafficSecrets(this.#transcript.digest());
     this.#layer.setDecrypter(await RecordDecrypter.create(app.server));
-    this.#step = "after our last handshake flight";
-    const client = await sendClientFlight(this.#layer, {
+    return app;
+  }
+
+  /** Our Certificate/CertificateVerify if asked, and Finished (client_flight.ts). */
+  #sendClientFlight(
+    flight: ServerFlight,
+    handshakeSecret: HandshakeTrafficSecret,
+    applicationSecret: ApplicationTrafficSecret,
+  ) {
+    return sendClientFlight(this.#layer, {
       transcript: this.#transcript,
       request: flight.certificateRequest,
       clientAuth: this.#config.clientAuth,
-      handshakeSecret: keys.clientSecret,
-      applicationSecret: app.client,
+      handshakeSecret,
+      applicationSecret,
       sendCcs: this.#compatibilityMode && !this.#ccsSent,
     });
-    return {
-      suite: keys.suite,
-      group: keys.group,
-      hrr: this.#retry !== undefined,
-      flight,
-      clientSignatureScheme: client.scheme,
-      signatureMs: client.signatureMs,
-      clientSecret: app.client,
-      serverSecret: app.server,
-    };
   }
 
   /** Middlebox compatibility mode (RFC 8446 D.4) goes with a non-empty legacy_session_id. */
