@@ -150,7 +150,13 @@ export class Bridge {
       },
       log,
     });
-    this.#local = new Side({
+    this.#local = this.#localSide();
+    this.#cloud = this.#cloudSide();
+  }
+
+  #localSide(): Side {
+    const { rules, reconnect } = this.#opts;
+    return new Side({
       name: "local",
       connect: (signal) => this.#connectLocal(signal),
       subscriptions: rules.localSubscriptions().map((filter): Subscription => ({
@@ -160,8 +166,8 @@ export class Bridge {
         retainAsPublished: true,
         retainOnlyIfNew: true,
       })),
-      backoff: new Backoff(options.reconnect ?? DEFAULT_BACKOFF),
-      log,
+      backoff: new Backoff(reconnect ?? DEFAULT_BACKOFF),
+      log: this.#log,
       onUp: (conn) => {
         this.#in.targetReady(conn);
         this.#updateHealth();
@@ -171,14 +177,18 @@ export class Bridge {
         this.#out.sourceLost(conn);
       },
     });
-    this.#cloud = new Side({
+  }
+
+  #cloudSide(): Side {
+    const { rules, reconnect, cloud } = this.#opts;
+    return new Side({
       name: "cloud",
       connect: (signal) => this.#connectCloud(signal),
       subscriptions: rules.remoteSubscriptions().map((filter) => ({ filter, qos: 1 })),
-      backoff: new Backoff(options.reconnect ?? DEFAULT_BACKOFF),
-      log,
+      backoff: new Backoff(reconnect ?? DEFAULT_BACKOFF),
+      log: this.#log,
       onUp: (conn) => {
-        for (const m of options.cloud.onConnect ?? []) conn.publish(m.topic, m.payload, m);
+        for (const m of cloud.onConnect ?? []) conn.publish(m.topic, m.payload, m);
         this.#out.targetReady(conn);
         this.#updateHealth();
       },

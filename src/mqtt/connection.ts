@@ -139,43 +139,8 @@ export class MqttConnection {
 
   #start(transport: ByteTransport, timeoutMs: number): Promise<void> {
     const o = this.options;
-    const properties: Record<string, number> = {};
-    if (o.protocolVersion === 5) {
-      if (o.sessionExpirySeconds !== undefined) {
-        properties.sessionExpiryInterval = o.sessionExpirySeconds;
-      }
-      if (o.receiveMaximum !== undefined) properties.receiveMaximum = o.receiveMaximum;
-    }
-    const clientOptions: IClientOptions = {
-      clientId: o.clientId,
-      protocolVersion: o.protocolVersion,
-      clean: o.clean,
-      keepalive: o.keepaliveSeconds,
-      connectTimeout: timeoutMs,
-      reconnectPeriod: 0,
-      resubscribe: false,
-      queueQoSZero: false,
-      // Per-message costs that show in profiles: mqtt.js's debug logging (~20 calls per
-      // message, each checking whether it is enabled) and re-arming the keepalive timer on
-      // every packet. Without the latter, a PINGREQ simply goes out every keepalive period.
-      log: noop,
-      reschedulePings: false,
-      username: o.username,
-      password: typeof o.password === "string" || o.password === undefined
-        ? o.password
-        : Buffer.from(o.password),
-      will: o.will
-        ? {
-          topic: o.will.topic,
-          payload: toBuffer(o.will.payload),
-          qos: o.will.qos,
-          retain: o.will.retain,
-        }
-        : undefined,
-      properties: Object.keys(properties).length ? properties : undefined,
-    };
     const duplex = this.#duplex = transportDuplex(transport);
-    const client = new MqttClient(() => duplex, clientOptions);
+    const client = new MqttClient(() => duplex, clientOptions(o, timeoutMs));
     this.#client = client;
     client.handleMessage = (packet, callback) => {
       const qos = packet.qos === 0 ? 0 : 1;
@@ -335,6 +300,45 @@ export class MqttConnection {
     if (this.#closeReason === undefined) this.#lastError = new Error(reason);
     this.#client.end(true);
   }
+}
+
+/** mqtt.js options for one connection: no automatic reconnect, no offline queue. */
+function clientOptions(o: MqttConnectionOptions, timeoutMs: number): IClientOptions {
+  const properties: Record<string, number> = {};
+  if (o.protocolVersion === 5) {
+    if (o.sessionExpirySeconds !== undefined) {
+      properties.sessionExpiryInterval = o.sessionExpirySeconds;
+    }
+    if (o.receiveMaximum !== undefined) properties.receiveMaximum = o.receiveMaximum;
+  }
+  return {
+    clientId: o.clientId,
+    protocolVersion: o.protocolVersion,
+    clean: o.clean,
+    keepalive: o.keepaliveSeconds,
+    connectTimeout: timeoutMs,
+    reconnectPeriod: 0,
+    resubscribe: false,
+    queueQoSZero: false,
+    // Per-message costs that show in profiles: mqtt.js's debug logging (~20 calls per
+    // message, each checking whether it is enabled) and re-arming the keepalive timer on
+    // every packet. Without the latter, a PINGREQ simply goes out every keepalive period.
+    log: noop,
+    reschedulePings: false,
+    username: o.username,
+    password: typeof o.password === "string" || o.password === undefined
+      ? o.password
+      : Buffer.from(o.password),
+    will: o.will
+      ? {
+        topic: o.will.topic,
+        payload: toBuffer(o.will.payload),
+        qos: o.will.qos,
+        retain: o.will.retain,
+      }
+      : undefined,
+    properties: Object.keys(properties).length ? properties : undefined,
+  };
 }
 
 function noop(): void {}
