@@ -6,16 +6,14 @@
 
 import { alertName } from "./alert.ts";
 import { cipherSuiteInfo } from "./cipher_suites.ts";
-import { concatBytes } from "./codec.ts";
+import { concatBytes, Reader } from "./codec.ts";
 import { ecdsaRawToDer } from "../keys/mod.ts";
-import { TrustStore } from "../x509/mod.ts";
 import {
   type ApplicationTrafficSecret,
   EarlySecret,
   type HandshakeTrafficSecret,
 } from "./key_schedule.ts";
 import { KeyShare } from "./key_share.ts";
-import type { HandshakeConfig } from "./handshake.ts";
 import {
   type ClientHello,
   decodeCertificate,
@@ -35,9 +33,8 @@ import {
   type HandshakeMessage,
   HandshakeReassembler,
   HELLO_RETRY_REQUEST_RANDOM,
-  Reader,
   type ServerHello,
-} from "./_fake_server_deps.ts";
+} from "./messages/mod.ts";
 import { ContentType, encodePlaintextRecord, RecordReader } from "./record.ts";
 import { RecordDecrypter, RecordEncrypter } from "./record_protection.ts";
 import {
@@ -47,19 +44,11 @@ import {
   verifyServerSignature as verifyClientSignature,
 } from "./signature.ts";
 import { systemRandom } from "./random.ts";
+import { FAKE_CERTIFICATE, SERVER_KEYS } from "./_fake_server_identity.ts";
 import { Transcript } from "./transcript.ts";
 import type { PipeEnd } from "./_test_transport.ts";
 
-const SERVER_KEYS = await crypto.subtle.generateKey(
-  { name: "ECDSA", namedCurve: "P-256" },
-  true,
-  ["sign", "verify"],
-) as CryptoKeyPair;
-export const SERVER_SPKI = new Uint8Array(
-  await crypto.subtle.exportKey("spki", SERVER_KEYS.publicKey),
-);
-/** Stands in for a certificate: the client's chain verifier is replaced in these tests. */
-export const FAKE_CERTIFICATE = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
+export { FAKE_CERTIFICATE, fakeClientConfig, SERVER_SPKI } from "./_fake_server_identity.ts";
 
 export interface FakeServerOptions {
   suite?: number;
@@ -399,21 +388,4 @@ function clientShare(
 function supportedGroups(ch: ClientHello): number[] {
   const e = findExtension(ch.extensions, ExtensionType.supported_groups);
   return e ? new Reader(e.data, "supported_groups").u16List(2, "groups") : [];
-}
-
-/** A client config for the fake server: its key is trusted directly. */
-export function fakeClientConfig(extra: Partial<HandshakeConfig> = {}): HandshakeConfig {
-  return {
-    serverName: "server.test",
-    sni: "server.test",
-    trustStore: TrustStore.fromCertificates([]),
-    clientAuth: undefined,
-    alpn: undefined,
-    cipherSuites: [0x1301, 0x1302, 0x1303],
-    groups: [0x001d, 0x0017, 0x0018],
-    random: systemRandom,
-    verifyChain: () => Promise.resolve({ leafSpki: SERVER_SPKI, subject: "CN=server.test" }),
-    now: undefined,
-    ...extra,
-  };
 }

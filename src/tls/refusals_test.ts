@@ -139,6 +139,25 @@ Deno.test("ServerHello fields that do not match our offer are illegal_parameter"
   }
 });
 
+Deno.test("an invalid secp256r1 or secp384r1 point after a HelloRetryRequest is illegal_parameter", async () => {
+  for (const [group, len] of [[0x0017, 65], [0x0018, 97]]) {
+    for (
+      const bad of [new Uint8Array(len), new Uint8Array(len).fill(0xff), new Uint8Array(len - 1)]
+    ) {
+      bad[0] = 0x04;
+      const share = withExtensions(() => [
+        sv(0x0304),
+        extension(ExtensionType.key_share, (w) => w.u16(group).vector(2, bad)),
+      ]);
+      await refused({ groups: [group], tamper: { serverHello: share } }, {
+        cls: TlsPeerMisbehavedError,
+        alert: "illegal_parameter",
+        message: /invalid secp(256|384)r1 key share/,
+      });
+    }
+  }
+});
+
 Deno.test("ServerHello extensions we did not ask for, or a missing key_share, are refused", async () => {
   await refused(
     {
