@@ -73,6 +73,8 @@ Deno.test("TLS client completes a mutual handshake with openssl s_server for eac
         assert.ok(conn.info.serverChain.length >= 1);
         assert.equal(conn.info.sni, undefined, "no SNI for an IP address");
         assert.ok(conn.info.timings.tcpMs! >= 0 && conn.info.timings.handshakeMs > 0);
+        // s_server sends NewSessionTickets once it has checked our certificate and Finished.
+        assert.equal(await conn.awaitAcceptance(5_000), "accepted");
         await exchange(conn, s, suite);
         await conn.close();
         await s.waitForOutput(/DONE|shutting down/i);

@@ -194,7 +194,7 @@ Deno.test("TLS client reports the server's refusal of its certificate on the fir
       const conn = await within(connectTls(clientOptions(fx, port, null)), 20_000, "connect");
       await within(
         assert.rejects(
-          conn.read(),
+          conn.awaitAcceptance(5_000),
           matches({
             cls: TlsAlertReceivedError,
             alert: "certificate_required",

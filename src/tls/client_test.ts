@@ -295,3 +295,38 @@ Deno.test("an aborted signal cancels the handshake", async () => {
   await assert.rejects(p, (e: unknown) => e instanceof TlsLocalError && /aborted/.test(e.message));
   s.close();
 });
+
+Deno.test("awaitAcceptance() tells a server that accepted us from one that refused or stays silent", async () => {
+  const ticket = encodeNewSessionTicket({
+    lifetime: 60,
+    ageAdd: 0,
+    nonce: new Uint8Array(0),
+    ticket: new Uint8Array(8),
+    extensions: [],
+  });
+  const a = await connect();
+  await a.server.sendRecord(ContentType.handshake, ticket);
+  assert.equal(await a.conn.awaitAcceptance(1_000), "accepted");
+  await a.conn.close();
+
+  const b = await connect();
+  await b.server.sendRecord(ContentType.application_data, te.encode("hello first"));
+  assert.equal(await b.conn.awaitAcceptance(1_000), "accepted");
+  assert.equal(td.decode((await b.conn.read())!), "hello first", "data kept for read()");
+  await b.conn.close();
+
+  const c = await connect();
+  assert.equal(await c.conn.awaitAcceptance(50), "silent");
+  // The read started by awaitAcceptance still delivers what comes later.
+  await c.server.sendRecord(ContentType.application_data, te.encode("late"));
+  assert.equal(td.decode((await c.conn.read())!), "late");
+  await c.conn.close();
+
+  const d = await connect();
+  await d.server.sendRecord(ContentType.alert, new Uint8Array([2, 116]));
+  await assert.rejects(
+    d.conn.awaitAcceptance(1_000),
+    (e: unknown) => e instanceof TlsAlertReceivedError && e.alert === "certificate_required",
+  );
+  await d.conn.closed;
+});

@@ -49,6 +49,9 @@ const CLOSE_TIMEOUT_MS = 5_000;
 /** Per-record overhead: header, content type byte, AEAD tag. */
 const RECORD_OVERHEAD = RECORD_HEADER_LENGTH + 1 + TAG_LENGTH;
 
+/** What #readOne returns for a NewSessionTicket when asked to stop there. */
+const TICKET = Symbol("NewSessionTicket");
+
 interface Batch {
   readonly promise: Promise<void>;
   resolve(): void;
@@ -71,6 +74,8 @@ export class TlsConnectionImpl implements TlsConnection {
   #pendingBytes = 0;
   #batch: Batch | undefined;
   #keyUpdateOwed = false;
+  /** Data read by awaitAcceptance(), handed out by the next read(). */
+  readonly #stash: Uint8Array[] = [];
 
   constructor(
     layer: RecordLayer,
@@ -85,12 +90,36 @@ export class TlsConnectionImpl implements TlsConnection {
   }
 
   read(): Promise<Uint8Array | null> {
-    const next = this.#reads.then(() => this.#readOne());
+    const next = this.#reads.then(() => this.#stash.shift() ?? this.#readOne(false));
     this.#reads = next.catch(() => {});
     return next;
   }
 
-  async #readOne(): Promise<Uint8Array | null> {
+  /**
+   * Waits up to `timeoutMs` for the server's first word after the handshake. TLS 1.3 servers
+   * refuse a client certificate only after our Finished, so a completed handshake does not yet
+   * mean the server accepted us. Resolves "accepted" on a NewSessionTicket or data (the data is
+   * kept for read()), "closed" when the server ended the stream, "silent" when nothing came in
+   * time; rejects with TlsAlertReceivedError when the server refused (bad_certificate, ...).
+   */
+  awaitAcceptance(timeoutMs: number): Promise<"accepted" | "closed" | "silent"> {
+    const verdict = this.#reads.then(async () => {
+      if (this.#stash.length) return "accepted" as const;
+      const got = await this.#readOne(true);
+      if (got === null) return "closed" as const;
+      if (got !== TICKET) this.#stash.push(got);
+      return "accepted" as const;
+    });
+    this.#reads = verdict.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<"silent">((r) => timer = setTimeout(() => r("silent"), timeoutMs));
+    return Promise.race([verdict, silent]).finally(() => clearTimeout(timer));
+  }
+
+  /** One record's worth of progress; with `untilTicket`, a NewSessionTicket also returns. */
+  async #readOne(untilTicket: true): Promise<Uint8Array | null | typeof TICKET>;
+  async #readOne(untilTicket: false): Promise<Uint8Array | null>;
+  async #readOne(untilTicket: boolean): Promise<Uint8Array | null | typeof TICKET> {
     if (this.#error) throw this.#error;
     if (this.#readEnded) return null;
     try {
@@ -120,9 +149,11 @@ export class TlsConnectionImpl implements TlsConnection {
           throw err;
         }
         this.#messages.push(record.content);
+        let ticket = false;
         for (let m = this.#messages.next(); m; m = this.#messages.next()) {
-          await this.#postHandshake(m);
+          ticket ||= await this.#postHandshake(m);
         }
+        if (ticket && untilTicket) return TICKET;
       }
     } catch (err) {
       // Once we are closing, whatever the socket does is the end of the stream, not an error.
@@ -135,10 +166,11 @@ export class TlsConnectionImpl implements TlsConnection {
   }
 
   /** Post-handshake messages (RFC 8446 4.6). */
-  async #postHandshake(m: HandshakeMessage): Promise<void> {
+  /** Handles one; true for a NewSessionTicket. */
+  async #postHandshake(m: HandshakeMessage): Promise<boolean> {
     if (m.type === HandshakeType.new_session_ticket) {
       decodeNewSessionTicket(m.body); // well-formed, then dropped: we never resume
-      return;
+      return true;
     }
     if (m.type !== HandshakeType.key_update) {
       // CertificateRequest included: we did not offer post_handshake_auth (4.6.2).
@@ -158,6 +190,7 @@ export class TlsConnectionImpl implements TlsConnection {
       this.#keyUpdateOwed = true;
       this.#sendKeyUpdate(false).catch((err) => this.#fail(err));
     }
+    return false;
   }
 
   /** Sends KeyUpdate under the current keys, then switches our sending keys (4.6.3). */

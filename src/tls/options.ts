@@ -90,4 +90,11 @@ export interface TlsConnection {
   readonly closed: Promise<void>;
   /** Sends a KeyUpdate (RFC 8446 4.6.3), optionally asking the server to update too. */
   updateKeys(requestPeerUpdate?: boolean): Promise<void>;
+  /**
+   * Waits up to `timeoutMs` for the server's first word after the handshake: TLS 1.3 servers
+   * refuse a client certificate only after our Finished. "accepted" on a NewSessionTicket or
+   * data (kept for read()), "closed" if the server ended the stream, "silent" if nothing came;
+   * rejects with TlsAlertReceivedError (e.g. "certificate_required") when the server refused.
+   */
+  awaitAcceptance(timeoutMs: number): Promise<"accepted" | "closed" | "silent">;
 }
