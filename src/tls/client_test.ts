@@ -230,6 +230,15 @@ Deno.test("read() returns null after the server's close_notify", async () => {
   await conn.close();
 });
 
+Deno.test("user_canceled after the handshake is a closure alert: the stream ends, later data is ignored", async () => {
+  const { conn, server } = await connect();
+  await server.sendRecord(ContentType.alert, new Uint8Array([1, 90]));
+  await server.sendRecord(ContentType.application_data, te.encode("ignored"));
+  assert.equal(await conn.read(), null);
+  assert.equal(await conn.read(), null);
+  await conn.close();
+});
+
 Deno.test("a fatal alert after the handshake becomes an error naming the alert", async () => {
   const { conn, server } = await connect();
   await server.sendRecord(ContentType.alert, new Uint8Array([2, 42]));

@@ -142,7 +142,12 @@ export class TlsConnectionImpl implements TlsConnection {
         }
         if (record.type === ContentType.alert) {
           const err = receivedAlertError(record.content, "after the handshake");
-          if (err instanceof TlsAlertReceivedError && err.alertCode === Alert.close_notify) {
+          // RFC 8446 6.1: close_notify and user_canceled are the closure alerts; whatever
+          // follows them is ignored.
+          if (
+            err instanceof TlsAlertReceivedError &&
+            (err.alertCode === Alert.close_notify || err.alertCode === Alert.user_canceled)
+          ) {
             this.#readEnded = true;
             return null;
           }
