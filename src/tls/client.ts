@@ -9,7 +9,7 @@ import { parseServerName, TrustStore } from "../x509/mod.ts";
 import { isAlertName } from "./alert.ts";
 import { checkCipherSuites, cipherSuiteName, DEFAULT_CIPHER_SUITES } from "./cipher_suites.ts";
 import { TlsAlertReceivedError, TlsError, TlsLocalError, TlsTimeoutError } from "./errors.ts";
-import { TlsConnectionImpl } from "./connection.ts";
+import { connectTcp, TlsConnectionImpl } from "./connection.ts";
 import { ClientHandshake, type HandshakeConfig, type HandshakeOutcome } from "./handshake.ts";
 import { checkGroups, DEFAULT_GROUPS, groupName } from "./key_share.ts";
 import { schemeName } from "../keys/mod.ts";
@@ -35,25 +35,14 @@ export async function connectTls(options: TlsClientOptions): Promise<TlsConnecti
   return await withDeadline(options, target, async (onExpire, phase) => {
     phase.name = "while connecting (TCP)";
     const started = performance.now();
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: host, port: options.port, transport: "tcp" });
-    } catch (err) {
-      throw new TlsLocalError(`Cannot connect to ${target}: ${messageOf(err)}`, undefined, {
-        cause: err,
-      });
-    }
+    const tcp = await connectTcp(host, options.port, target);
     const tcpMs = performance.now() - started;
     phase.name = "during the handshake";
-    if (!onExpire(() => closeQuietly(conn))) throw new Error("expired"); // deadline already hit
-    try {
-      conn.setNoDelay(true); // we coalesce writes ourselves; Nagle would only add latency
-    } catch { /* not fatal */ }
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    const remote = `${
-      addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
-    }:${addr.port}`;
-    return await runHandshake(conn, config, readTimeout(options), { tcpMs, remoteAddress: remote });
+    if (!onExpire(() => closeQuietly(tcp.conn))) throw new Error("expired"); // deadline passed
+    return await runHandshake(tcp.conn, config, readTimeout(options), {
+      tcpMs,
+      remoteAddress: tcp.remoteAddress,
+    });
   });
 }
 

@@ -358,3 +358,28 @@ function interleaved(): TlsPeerMisbehavedError {
     "unexpected_message",
   );
 }
+
+/**
+ * The TCP connection under TLS: the one place the TLS client opens a socket. Nagle is off:
+ * writes are already coalesced into full records, so waiting would only add latency.
+ */
+export async function connectTcp(
+  hostname: string,
+  port: number,
+  target: string,
+): Promise<{ conn: Deno.TcpConn; remoteAddress: string }> {
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname, port, transport: "tcp" });
+  } catch (err) {
+    throw new TlsLocalError(`Cannot connect to ${target}: ${messageOf(err)}`, undefined, {
+      cause: err,
+    });
+  }
+  try {
+    conn.setNoDelay(true);
+  } catch { /* not fatal */ }
+  const addr = conn.remoteAddr as Deno.NetAddr;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return { conn, remoteAddress: `${host}:${addr.port}` };
+}
