@@ -119,14 +119,15 @@ export async function readUntil(conn: TlsConnection, text: string, ms = 10_000):
 export async function startLineBufferedOpenssl(
   creds: ServerCredentials,
   extra: string[],
+  host: "127.0.0.1" | "::1" = "127.0.0.1",
 ): Promise<{ port: number; process: TestProcess }> {
-  const port = freePort();
+  const port = freePort(host);
   const process = new TestProcess("stdbuf", [
     "-oL",
     "openssl",
     "s_server",
     "-accept",
-    `127.0.0.1:${port}`,
+    host === "::1" ? `[::1]:${port}` : `127.0.0.1:${port}`,
     "-cert",
     creds.certPath,
     "-key",

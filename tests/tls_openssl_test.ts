@@ -221,6 +221,27 @@ Deno.test("TLS client sends SNI for a DNS name and checks the certificate agains
   });
 });
 
+Deno.test("TLS client connects to an IPv6 literal without SNI, checking the certificate's IP address", async () => {
+  await withFixture(async (fx) => {
+    const { port, process: s } = await startLineBufferedOpenssl(
+      fx.creds,
+      ["-tls1_3", "-Verify", "2", "-6"],
+      "::1",
+    );
+    try {
+      const options = { ...clientOptions(fx, port), hostname: "[::1]" };
+      const conn = await within(connectTls(options), 20_000, "ipv6");
+      assert.equal(conn.info.serverName, "::1");
+      assert.equal(conn.info.sni, undefined);
+      assert.match(conn.info.remoteAddress!, /^\[::1\]:\d+$/);
+      await exchange(conn, s, "v6");
+      await conn.close();
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 Deno.test("TLS client offers ALPN and reports the protocol the server chose", async () => {
   await withFixture(async (fx) => {
     await withServer(fx, ["-tls1_3", "-Verify", "2", "-alpn", "mqtt"], async (port, s) => {
