@@ -96,6 +96,17 @@ Deno.test("client authenticates with each key type when the server asks", async 
   }
 });
 
+Deno.test("client splits a certificate chain larger than one record across records", async () => {
+  const key = await testSigningKey("p256");
+  const filler = new Uint8Array(40_000).fill(0x30);
+  const { conn, server } = await connect({ certificateRequest: true }, {
+    clientAuth: { certificateChain: [key.publicKeySpki, filler], key },
+  });
+  assert.equal(server.result.clientCertificates?.length, 2);
+  assert.deepEqual(server.result.clientCertificates![1], filler);
+  await conn.close();
+});
+
 Deno.test("client sends an empty Certificate when asked but configured without a key", async () => {
   const { conn, server } = await connect({ certificateRequest: true });
   assert.deepEqual(server.result.clientCertificates, []);

@@ -13,6 +13,7 @@
 
 import { getLogger, isLogEnabled } from "../log.ts";
 import { type AlertName, encodeAlert } from "./alert.ts";
+import { concatBytes } from "./codec.ts";
 import { TlsError, TlsLocalError, TlsPeerMisbehavedError } from "./errors.ts";
 import {
   ContentType,
@@ -200,23 +201,17 @@ export class RecordLayer {
     legacyVersion = 0x0303,
   ): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
-    for (let at = 0; at < content.length || at === 0; at += MAX_PLAINTEXT) {
-      const piece = content.subarray(at, Math.min(content.length, at + MAX_PLAINTEXT));
+    let at = 0;
+    do {
+      const piece = content.subarray(at, at + MAX_PLAINTEXT);
       parts.push(
         this.#encrypter
           ? await this.#encrypter.sealRecord(type, piece)
           : encodePlaintextRecord(type, piece, legacyVersion),
       );
-      if (content.length === 0) break;
-    }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+      at += MAX_PLAINTEXT;
+    } while (at < content.length);
+    return parts.length === 1 ? parts[0] : concatBytes(...parts);
   }
 
   /**
