@@ -25,3 +25,32 @@ Deno.test("docs/configuration.md is what the config schema generates", async () 
     "docs/configuration.md is stale: run `deno run -A tools/config_reference.ts && deno fmt docs`",
   );
 });
+
+Deno.test("every message in docs/troubleshooting.md is one the code can print", async () => {
+  const doc = await Deno.readTextFile(`${root}docs/troubleshooting.md`);
+  const headings = [...doc.matchAll(/^### (.+)$/gm)].map((m) => m[1]);
+  assert.ok(headings.length >= 40, `only ${headings.length} entries`);
+  const sources: string[] = [];
+  for await (const file of walkTs(`${root}src`)) sources.push(await Deno.readTextFile(file));
+  // Long messages are written as "..." + "..." over several lines: join the pieces.
+  const code = sources.join("\n").replace(/["`]\s*\+\s*\n\s*["`]/g, "");
+  for (const heading of headings) {
+    for (const message of [...heading.matchAll(/`([^`]+)`/g)].map((m) => m[1])) {
+      // The fixed parts of the message (between the variable parts written …) must be in src/.
+      const fragments = message.split("…").map((f) =>
+        f.replace(/^[\s"'():;,.?]+|[\s"'():;,.?]+$/g, "")
+      );
+      for (const fragment of fragments.filter((f) => f.length >= 8)) {
+        assert.ok(code.includes(fragment), `"${fragment}" (from "${heading}") is not in src/`);
+      }
+    }
+  }
+});
+
+async function* walkTs(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* walkTs(path);
+    else if (entry.name.endsWith(".ts") && !entry.name.endsWith("_test.ts")) yield path;
+  }
+}
