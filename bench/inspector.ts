@@ -52,7 +52,43 @@ export class Inspector {
     return r.result?.value;
   }
 
+  /**
+   * Allocation sampling (HeapProfiler.startSampling), counting objects that were already
+   * collected too: what allocates, not what stays alive.
+   */
+  async startAllocationSampling(intervalBytes = 8192): Promise<void> {
+    await this.call("HeapProfiler.startSampling", {
+      samplingInterval: intervalBytes,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
+
+  /** Stops sampling; bytes allocated per function ("name file:line"), largest first. */
+  async stopAllocationSampling(): Promise<{ name: string; bytes: number }[]> {
+    const r = await this.call<{ profile: { head: SamplingNode } }>("HeapProfiler.stopSampling");
+    const totals = new Map<string, number>();
+    const walk = (n: SamplingNode) => {
+      const f = n.callFrame;
+      const url = f.url.replace(/^.*node_modules\/(\.deno\/)?/, "").replace(
+        /^file:\/\/.*?\/(src|bench|tests)\//,
+        "$1/",
+      );
+      const name = `${f.functionName || "(anonymous)"} ${url || "(native)"}:${f.lineNumber + 1}`;
+      totals.set(name, (totals.get(name) ?? 0) + n.selfSize);
+      for (const c of n.children) walk(c);
+    };
+    walk(r.profile.head);
+    return [...totals].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+  }
+
   close(): void {
     this.#ws.close();
   }
+}
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
 }

@@ -5,14 +5,18 @@
  * after GC stays flat).
  *
  *   deno run -A bench/memory_probe.ts [--subject hsm-file] [--size 100] [--batches 8]
- *       [--messages 20000] [--inspect] [--gc] [--bridge-flags "--v8-flags=..."]
+ *       [--messages 20000] [--inspect] [--gc] [--alloc] [--smaps] [--bridge-flags "--v8-flags=..."]
  *       [--bridge-env NAME=VALUE,...]
+ *
+ * --alloc (implies --inspect) samples allocations during the first batch and prints the
+ * functions that allocate the most, in bytes per message. --smaps splits RSS by mapping (the
+ * deno executable, shared libraries, malloc heap, anonymous memory: V8 heap and thread arenas).
  */
 import { freePort } from "../tests/helpers/ports.ts";
 import { cleanupAll, installSignalHandlers } from "./cleanup.ts";
 import { Inspector } from "./inspector.ts";
 import { LoadPath, sleep } from "./load.ts";
-import { memoryMB } from "./proc.ts";
+import { memoryMB, rssByMapping } from "./proc.ts";
 import { BenchEnv, startRig, type Subject } from "./rig.ts";
 
 function option(name: string, fallback: string): string {
@@ -25,7 +29,8 @@ const subject = option("subject", "hsm-file") as Subject;
 const size = Number(option("size", "100"));
 const batches = Number(option("batches", "8"));
 const messages = Number(option("messages", "20000"));
-const inspect = flag("inspect");
+const alloc = flag("alloc");
+const inspect = flag("inspect") || alloc;
 const forceGc = flag("gc");
 const bridgeFlags = option("bridge-flags", "").split(/\s+/).filter(Boolean);
 const bridgeEnv = Object.fromEntries(
@@ -58,12 +63,27 @@ try {
       }
     }
     console.log(line);
+    if (flag("smaps")) {
+      const parts = Object.entries(await rssByMapping(rig.pid!)).sort((a, b) => b[1] - a[1]);
+      console.log(`  RSS by mapping: ${parts.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}`);
+    }
   };
   try {
     await path.probe();
     await show("started");
     for (let i = 0; i < batches; i++) {
+      if (alloc && i === 0) await inspector!.startAllocationSampling();
       const t = await path.throughput({ n: messages, size, window: 500 });
+      if (alloc && i === 0) {
+        const rows = await inspector!.stopAllocationSampling();
+        const total = rows.reduce((a, r) => a + r.bytes, 0);
+        console.log(`allocated ~${(total / messages).toFixed(0)} bytes per message; top:`);
+        for (const r of rows.slice(0, 25)) {
+          console.log(
+            `  ${(r.bytes / messages).toFixed(0).padStart(7)} B/msg  ${r.name.slice(0, 110)}`,
+          );
+        }
+      }
       await show(`batch ${i + 1} (${t.msgsPerSec.toFixed(0)} msg/s)`);
     }
     await sleep(10_000);

@@ -26,6 +26,34 @@ export async function cpuSeconds(pid: number): Promise<number> {
   }
 }
 
+/** RSS by kind of mapping (MB): the executable, shared libraries, brk heap, anonymous. */
+export async function rssByMapping(pid: number): Promise<Record<string, number>> {
+  const smaps = await Deno.readTextFile(`/proc/${pid}/smaps`);
+  const out: Record<string, number> = {};
+  let kind = "anonymous";
+  for (const line of smaps.split("\n")) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const name = header[1];
+      kind = !name
+        ? "anonymous"
+        : name === "[heap]"
+        ? "[heap] (malloc main arena)"
+        : name.startsWith("[")
+        ? name
+        : /\/deno$/.test(name)
+        ? "deno executable"
+        : /\.so(\.|$)/.test(name) || /\.node$/.test(name)
+        ? "shared libraries"
+        : "other files";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind] = (out[kind] ?? 0) + (Number(rss[1]) * 1024) / 1e6;
+  }
+  return out;
+}
+
 export function cpuCount(): number {
   return navigator.hardwareConcurrency;
 }
