@@ -3,10 +3,10 @@
  * in-memory pipe pair.
  */
 
-import type { ByteTransport } from "./transport.ts";
+import type { RawTransport } from "./transport.ts";
 
 /** Replays `incoming` (in the given pieces) to reads, then end of stream; keeps all writes. */
-export class ScriptedTransport implements ByteTransport {
+export class ScriptedTransport implements RawTransport {
   readonly written: Uint8Array[] = [];
   #incoming: Uint8Array[];
   #closed = false;
@@ -66,7 +66,7 @@ class Channel {
 }
 
 /** An in-memory byte stream end; `records` counts writes for coalescing tests. */
-export class PipeEnd implements ByteTransport {
+export class PipeEnd implements RawTransport {
   writes = 0;
   bytesWritten = 0;
   #closed = false;

@@ -19,7 +19,7 @@ import { systemRandom } from "./random.ts";
 import { messageOf } from "./record.ts";
 import { RecordLayer } from "./record_layer.ts";
 import { x509ChainVerifier } from "./server_auth.ts";
-import { type ByteTransport, closeQuietly } from "./transport.ts";
+import { closeQuietly, type RawTransport } from "./transport.ts";
 
 const log = getLogger("tls");
 
@@ -48,7 +48,7 @@ export async function connectTls(options: TlsClientOptions): Promise<TlsConnecti
 
 /** Runs the TLS 1.3 handshake over a transport the caller has opened (tests, proxies). */
 export async function startTls(
-  transport: ByteTransport,
+  transport: RawTransport,
   options: Omit<TlsClientOptions, "port"> & { port?: number },
 ): Promise<TlsConnection> {
   const config = resolveConfig(options);
@@ -57,7 +57,7 @@ export async function startTls(
 
 /** startTls with a resolved config (tests replace the chain verifier or shape ClientHellos). */
 export async function startTlsWithConfig(
-  transport: ByteTransport,
+  transport: RawTransport,
   config: HandshakeConfig,
   options: Pick<TlsClientOptions, "handshakeTimeoutMs" | "readTimeoutMs" | "signal">,
 ): Promise<TlsConnection> {
@@ -195,7 +195,7 @@ async function withDeadline(
 
 /** The handshake proper; on failure sends the alert, closes and rethrows as a TlsError. */
 async function runHandshake(
-  transport: ByteTransport,
+  transport: RawTransport,
   config: HandshakeConfig,
   readTimeoutMs: number,
   peer: { tcpMs: number | undefined; remoteAddress: string | undefined },

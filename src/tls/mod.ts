@@ -9,7 +9,7 @@ export type {
   TlsClientOptions,
   TlsConnection,
 } from "./options.ts";
-export type { ByteTransport } from "./transport.ts";
+export type { RawTransport } from "./transport.ts";
 export { fixedRandom, type RandomSource, systemRandom } from "./random.ts";
 export {
   TlsAlertReceivedError,

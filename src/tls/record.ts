@@ -13,7 +13,7 @@ import {
   TlsPeerMisbehavedError,
   TlsTimeoutError,
 } from "./errors.ts";
-import { type ByteTransport, closeQuietly } from "./transport.ts";
+import { closeQuietly, type RawTransport } from "./transport.ts";
 
 /** ContentType (RFC 8446 section 5.1). */
 export const ContentType = {
@@ -41,13 +41,13 @@ const BUFFER_SIZE = 65536;
 
 /** Frames records out of a byte transport. */
 export class RecordReader {
-  readonly #transport: ByteTransport;
+  readonly #transport: RawTransport;
   readonly #stallTimeoutMs: number;
   #buf = new Uint8Array(BUFFER_SIZE);
   #start = 0;
   #end = 0;
 
-  constructor(transport: ByteTransport, stallTimeoutMs: number) {
+  constructor(transport: RawTransport, stallTimeoutMs: number) {
     this.#transport = transport;
     this.#stallTimeoutMs = stallTimeoutMs;
   }

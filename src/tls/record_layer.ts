@@ -23,7 +23,7 @@ import {
   RecordReader,
 } from "./record.ts";
 import type { RecordDecrypter, RecordEncrypter } from "./record_protection.ts";
-import { type ByteTransport, closeQuietly, writeAll } from "./transport.ts";
+import { closeQuietly, type RawTransport, writeAll } from "./transport.ts";
 
 /** A record's content after protection is removed. `content` is only valid until next read. */
 export interface InboundRecord {
@@ -46,7 +46,7 @@ const CONTENT_NAMES: Record<number, string> = {
 };
 
 export class RecordLayer {
-  readonly transport: ByteTransport;
+  readonly transport: RawTransport;
   readonly #reader: RecordReader;
   #decrypter: RecordDecrypter | undefined;
   #encrypter: RecordEncrypter | undefined;
@@ -55,7 +55,7 @@ export class RecordLayer {
   #writeChain: Promise<void> = Promise.resolve();
   #closed = false;
 
-  constructor(transport: ByteTransport, readTimeoutMs: number) {
+  constructor(transport: RawTransport, readTimeoutMs: number) {
     this.transport = transport;
     this.#reader = new RecordReader(transport, readTimeoutMs);
   }

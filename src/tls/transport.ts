@@ -2,7 +2,7 @@
  * The byte stream TLS runs over. `Deno.Conn` satisfies it; tests use in-memory pipes.
  */
 
-export interface ByteTransport {
+export interface RawTransport {
   /** Reads into `buffer`; resolves to the byte count, or null at end of stream. */
   read(buffer: Uint8Array): Promise<number | null>;
   /** Writes some of `data`; resolves to the byte count written (may be less than all). */
@@ -12,7 +12,7 @@ export interface ByteTransport {
 }
 
 /** Writes all of `data`, looping over partial writes. */
-export async function writeAll(transport: ByteTransport, data: Uint8Array): Promise<void> {
+export async function writeAll(transport: RawTransport, data: Uint8Array): Promise<void> {
   let at = 0;
   while (at < data.length) {
     const n = await transport.write(at === 0 ? data : data.subarray(at));
@@ -22,7 +22,7 @@ export async function writeAll(transport: ByteTransport, data: Uint8Array): Prom
 }
 
 /** Closes a transport, ignoring "already closed" errors. */
-export function closeQuietly(transport: ByteTransport): void {
+export function closeQuietly(transport: RawTransport): void {
   try {
     transport.close();
   } catch {
