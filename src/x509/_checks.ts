@@ -4,7 +4,7 @@
  * extendedKeyUsage) and each issuer (basicConstraints, pathLenConstraint, keyUsage,
  * extendedKeyUsage, nameConstraints). Each throws a CertificateError naming the certificate.
  */
-import { bytesEqual } from "./_der.ts";
+import { bytesEqual } from "./der.ts";
 import { hasKeyUsage, KeyUsageBit, OID } from "./_extensions.ts";
 import { checkNameConstraints, type ConstrainedNames } from "./_name_constraints.ts";
 import { describe, partsOf, type X509Certificate } from "./certificate.ts";

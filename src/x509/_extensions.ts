@@ -13,7 +13,7 @@ import {
   readOne,
   TAG,
   type Tlv,
-} from "./_der.ts";
+} from "./der.ts";
 
 export const OID = {
   subjectKeyIdentifier: "2.5.29.14",

@@ -5,7 +5,7 @@
  * integration tests use; this one makes broken ones on purpose.
  */
 import { x509 } from "./_peculiar.ts";
-import { encodeTlv, TAG } from "./_der.ts";
+import { encodeTlv, TAG } from "./der.ts";
 import { parseIp } from "./hostname.ts";
 
 export type Kind = "rsa" | "rsa-pss" | "rsa1024" | "p256" | "p384" | "p521" | "ed25519";

@@ -7,7 +7,7 @@
  * those bytes, never a re-encoding.
  */
 import { x509 } from "./_peculiar.ts";
-import { bytesEqual, children, decodeSmallUint, DerError, readOne, TAG, type Tlv } from "./_der.ts";
+import { bytesEqual, children, decodeSmallUint, DerError, readOne, TAG, type Tlv } from "./der.ts";
 import { type Extensions, parseExtensions } from "./_extensions.ts";
 import { CertificateError, CertificateFileError } from "./errors.ts";
 import { decodePem } from "./pem.ts";

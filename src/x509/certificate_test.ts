@@ -12,7 +12,7 @@ import {
   spkiOf,
 } from "./mod.ts";
 import { concat, issue } from "./_test_pki.ts";
-import { children, encodeTlv, readOne } from "./_der.ts";
+import { children, encodeTlv, readOne } from "./der.ts";
 
 const pem = (der: Uint8Array) => encodePem("CERTIFICATE", der);
 

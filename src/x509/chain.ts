@@ -40,7 +40,7 @@ import {
   verifySignature,
 } from "./signature.ts";
 import { sameCertificate, type TrustStore } from "./trust_store.ts";
-import { bytesEqual } from "./_der.ts";
+import { bytesEqual } from "./der.ts";
 
 /** Longest path accepted, leaf and anchor included. */
 export const MAX_PATH_LENGTH = 8;

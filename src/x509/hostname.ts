@@ -15,7 +15,7 @@
  *   brokers made with `openssl req -subj /CN=host` are what a drop-in replacement meets.
  *   A certificate that has a SAN, even one without any DNS name, never falls back.
  */
-import { bytesEqual } from "./_der.ts";
+import { bytesEqual } from "./der.ts";
 import { partsOf, type X509Certificate } from "./certificate.ts";
 
 /** A reference identifier: a normalised DNS name or the bytes of an IP address. */

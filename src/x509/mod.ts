@@ -4,6 +4,8 @@
  */
 export { x509 } from "./_peculiar.ts";
 export { base64Decode, base64Encode, decodePem, encodePem, type PemBlock } from "./pem.ts";
+/** The strict DER reader and builder, as one namespace (keys builds and reads its keys with it). */
+export * as der from "./der.ts";
 export { type CertificateAlert, CertificateError, CertificateFileError } from "./errors.ts";
 export {
   certificateMatchesPublicKey,

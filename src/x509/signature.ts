@@ -15,7 +15,7 @@ import {
   readOne,
   TAG,
   type Tlv,
-} from "./_der.ts";
+} from "./der.ts";
 
 export const MIN_RSA_BITS = 2048;
 

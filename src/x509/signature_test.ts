@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ecdsaDerToRaw, importVerifyKey, publicKeyInfo, spkiOf } from "./mod.ts";
 import { signatureAlgorithm } from "./signature.ts";
 import { concat, issue, type Kind } from "./_test_pki.ts";
-import { encodeTlv, readOne } from "./_der.ts";
+import { encodeTlv, readOne } from "./der.ts";
 
 Deno.test("publicKeyInfo() tells key types, curves and RSA sizes", async () => {
   const expected: [Kind, unknown][] = [

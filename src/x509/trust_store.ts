@@ -4,7 +4,7 @@
  * (hash-named symlinks, bundles, per-CA files, unrelated files). Certificates are deduplicated
  * by their DER bytes.
  */
-import { bytesEqual } from "./_der.ts";
+import { bytesEqual } from "./der.ts";
 import {
   decodeFailure,
   ioReason,
