@@ -12,20 +12,12 @@
  * The TLS wire form of our signatures is what X.509 wants too: DER Ecdsa-Sig-Value for ECDSA
  * (RFC 5480 section 2.2 / RFC 3279 section 2.2.3), the raw value for RSA-PSS and Ed25519.
  */
-import {
-  bitString,
-  explicit,
-  nullValue,
-  oid,
-  seq,
-  set,
-  smallInteger,
-  TAG,
-  tlv,
-  utf8String,
-} from "./_der.ts";
+import { der } from "../x509/mod.ts";
 import { hashLength, type HashName, schemeInfo, schemeName } from "./schemes.ts";
 import type { SigningKey } from "./signing_key.ts";
+
+const { bitString, encodeTlv, explicit, nullValue, oid, seq, set, smallInteger, TAG, utf8String } =
+  der;
 
 /** Subject attribute names we accept (RFC 4519 short names), with their OIDs and string types. */
 const ATTRIBUTES: Record<string, { oid: string; tag: number; max?: number }> = {
@@ -95,7 +87,7 @@ export function encodeName(subject: Subject): Uint8Array {
       const spec = ATTRIBUTES[name.toUpperCase()];
       const v = spec.tag === TAG.UTF8_STRING
         ? utf8String(value)
-        : tlv(spec.tag, new TextEncoder().encode(value));
+        : encodeTlv(spec.tag, new TextEncoder().encode(value));
       return set(seq(oid(spec.oid), v));
     }),
   );

@@ -3,24 +3,26 @@
  * reports (RFC 5480 for EC, RFC 3279 section 2.3.1 for RSA, RFC 8410 for Ed25519), parsed into a
  * `KeyType`, compared by key value rather than by bytes, and used to verify signatures.
  */
-import {
-  bitString,
-  children,
-  equalBytes,
-  nullValue,
-  oid,
-  readBitString,
-  readOid,
-  readOne,
-  readUnsigned,
-  seq,
-  TAG,
-  toHex,
-  unsignedInteger,
-} from "./_der.ts";
+import { der } from "../x509/mod.ts";
 import { ecdsaCoordinateSize, ecdsaDerToRaw } from "./ecdsa_der.ts";
 import { schemeInfo, schemeName } from "./schemes.ts";
 import type { KeyType } from "./signing_key.ts";
+
+const {
+  bitString,
+  bytesEqual,
+  children,
+  decodeOid,
+  decodeUnsignedInteger,
+  decodeWholeBitString,
+  hex,
+  nullValue,
+  oid,
+  readOne,
+  seq,
+  TAG,
+  unsignedInteger,
+} = der;
 
 export const OID = {
   ecPublicKey: "1.2.840.10045.2.1",
@@ -102,38 +104,40 @@ export interface ParsedSpki {
 export function parseSpki(spki: Uint8Array): ParsedSpki {
   const [algorithm, key] = children(readOne(spki, TAG.SEQUENCE), 2);
   const [algOid, params] = children(algorithm, 1);
-  const alg = readOid(algOid);
-  const bits = readBitString(key);
+  const alg = decodeOid(algOid);
+  const bits = decodeWholeBitString(key);
   if (alg === OID.ecPublicKey) {
-    const curve = params?.tag === TAG.OID ? curveOfOid(readOid(params)) : undefined;
+    const curve = params?.tag === TAG.OID ? curveOfOid(decodeOid(params)) : undefined;
     if (!curve) {
-      const found = params?.tag === TAG.OID ? describeOid(readOid(params)) : "explicit parameters";
+      const found = params?.tag === TAG.OID
+        ? describeOid(decodeOid(params))
+        : "explicit parameters";
       throw new RangeError(`Unsupported EC public key: ${found}`);
     }
     if (bits[0] !== 0x04) throw new RangeError(`Unsupported EC public key: compressed point`);
     ecSpki(curve, bits); // validates the point length
-    return { keyType: { kind: "ec", curve }, canonical: `ec:${curve}:${toHex(bits)}` };
+    return { keyType: { kind: "ec", curve }, canonical: `ec:${curve}:${hex(bits)}` };
   }
   if (alg === OID.rsaEncryption) {
     const [n, e] = children(readOne(bits, TAG.SEQUENCE), 2);
-    const modulus = readUnsigned(n);
-    const exponent = readUnsigned(e);
+    const modulus = decodeUnsignedInteger(n);
+    const exponent = decodeUnsignedInteger(e);
     const size = modulus.length * 8 - Math.clz32(modulus[0]) + 24;
     return {
       keyType: { kind: "rsa", bits: size },
-      canonical: `rsa:${toHex(modulus)}:${toHex(exponent)}`,
+      canonical: `rsa:${hex(modulus)}:${hex(exponent)}`,
     };
   }
   if (alg === OID.ed25519) {
     if (bits.length !== 32) throw new RangeError(`Invalid Ed25519 public key length`);
-    return { keyType: { kind: "ed25519" }, canonical: `ed25519:${toHex(bits)}` };
+    return { keyType: { kind: "ed25519" }, canonical: `ed25519:${hex(bits)}` };
   }
   throw new RangeError(`Unsupported public key type: ${describeOid(alg)}`);
 }
 
 /** Whether two SPKIs hold the same public key (RSA NULL parameters and the like ignored). */
 export function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  if (equalBytes(a, b)) return true;
+  if (bytesEqual(a, b)) return true;
   try {
     return parseSpki(a).canonical === parseSpki(b).canonical;
   } catch {

@@ -7,19 +7,21 @@
  * SEC1 `EC PRIVATE KEY` (RFC 5915 section 3) and PKCS#1 `RSA PRIVATE KEY` (RFC 8017 appendix
  * A.1.2) are wrapped as the `privateKey` OCTET STRING with the matching algorithm identifier.
  */
-import {
+import { der } from "../../x509/mod.ts";
+import { type Curve, curveOfOid, describeOid, OID } from "../spki.ts";
+
+const {
   children,
+  decodeOid,
+  decodeSmallUint,
   nullValue,
   octetString,
   oid,
-  readOid,
   readOne,
-  readSmallInteger,
   seq,
   smallInteger,
   TAG,
-} from "../_der.ts";
-import { type Curve, curveOfOid, describeOid, OID } from "../spki.ts";
+} = der;
 
 export type Pkcs8Algorithm =
   | { readonly kind: "ec"; readonly curve: Curve }
@@ -36,14 +38,14 @@ export class UnsupportedKeyType extends Error {
 /** What algorithm a PKCS#8 PrivateKeyInfo holds (throws UnsupportedKeyType or DerError). */
 export function pkcs8Algorithm(der: Uint8Array): Pkcs8Algorithm {
   const [version, algorithm, privateKey] = children(readOne(der, TAG.SEQUENCE), 3);
-  const v = readSmallInteger(version);
+  const v = decodeSmallUint(version);
   if (v > 1) throw new UnsupportedKeyType(`PKCS#8 version ${v + 1}`);
   const [algOid, params] = children(algorithm, 1);
-  const alg = readOid(algOid);
+  const alg = decodeOid(algOid);
   if (alg === OID.rsaEncryption) return { kind: "rsa" };
   if (alg === OID.ed25519) return { kind: "ed25519" };
   if (alg === OID.ecPublicKey) {
-    let curveOid = params?.tag === TAG.OID ? readOid(params) : undefined;
+    let curveOid = params?.tag === TAG.OID ? decodeOid(params) : undefined;
     // The curve may instead be in the inner SEC1 structure's [0] parameters.
     curveOid ??= sec1CurveOid(privateKey.value);
     if (!curveOid) throw new UnsupportedKeyType("EC with explicit curve parameters");
@@ -58,13 +60,13 @@ function sec1CurveOid(sec1: Uint8Array): string | undefined {
   const params = children(readOne(sec1, TAG.SEQUENCE)).find((e) => e.tag === 0xa0);
   if (!params) return undefined;
   const inner = readOne(params.value);
-  return inner.tag === TAG.OID ? readOid(inner) : undefined;
+  return inner.tag === TAG.OID ? decodeOid(inner) : undefined;
 }
 
 /** SEC1 ECPrivateKey to PKCS#8; the curve comes from its [0] parameters. */
 export function sec1ToPkcs8(sec1: Uint8Array): { pkcs8: Uint8Array; curve: Curve } {
   const fields = children(readOne(sec1, TAG.SEQUENCE), 2);
-  if (readSmallInteger(fields[0]) !== 1) throw new UnsupportedKeyType("SEC1 version other than 1");
+  if (decodeSmallUint(fields[0]) !== 1) throw new UnsupportedKeyType("SEC1 version other than 1");
   const curveOid = sec1CurveOid(sec1);
   if (!curveOid) {
     throw new UnsupportedKeyType("EC key without named curve parameters");
@@ -83,6 +85,6 @@ export function sec1ToPkcs8(sec1: Uint8Array): { pkcs8: Uint8Array; curve: Curve
 export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
   const fields = children(readOne(pkcs1, TAG.SEQUENCE), 9);
   // version 0 = two-prime; 1 = multi-prime (RFC 8017 A.1.2), which WebCrypto cannot import.
-  if (readSmallInteger(fields[0]) !== 0) throw new UnsupportedKeyType("multi-prime RSA");
+  if (decodeSmallUint(fields[0]) !== 0) throw new UnsupportedKeyType("multi-prime RSA");
   return seq(smallInteger(0), seq(oid(OID.rsaEncryption), nullValue()), octetString(pkcs1));
 }

@@ -4,7 +4,7 @@
  * private key object when it carries them, else from the public key object with the same
  * CKA_ID (SoftHSM, for one, keeps CKA_EC_POINT on the public object only).
  */
-import { readElement, readOid, TAG, toHex } from "../_der.ts";
+import { der } from "../../x509/mod.ts";
 import type { KeyType } from "../signing_key.ts";
 import { type Curve, curveOfOid, describeOid, ecSpki, ed25519Spki, OID, rsaSpki } from "../spki.ts";
 import {
@@ -161,13 +161,13 @@ function describeKey(mod: Pkcs11Module, session: Handle, handle: Handle): KeyObj
 /** The curve named by CKA_EC_PARAMS: a DER OID, or PrintableString "edwards25519" (v3.0). */
 function curveOfParams(params: Uint8Array): Curve | "Ed25519" | { unsupported: string } {
   try {
-    const { el } = readElement(params, 0);
-    if (el.tag === TAG.PRINTABLE_STRING) {
-      const name = new TextDecoder().decode(el.value);
+    const { tlv } = der.readTlv(params);
+    if (tlv.tag === der.TAG.PRINTABLE_STRING) {
+      const name = new TextDecoder().decode(tlv.value);
       return name === "edwards25519" ? "Ed25519" : { unsupported: `curve "${name}"` };
     }
-    if (el.tag !== TAG.OID) return { unsupported: "EC key with explicit curve parameters" };
-    const oid = readOid(el);
+    if (tlv.tag !== der.TAG.OID) return { unsupported: "EC key with explicit curve parameters" };
+    const oid = der.decodeOid(tlv);
     if (oid === OID.ed25519) return "Ed25519";
     return curveOfOid(oid) ?? { unsupported: describeOid(oid) };
   } catch {
@@ -182,13 +182,13 @@ function curveOfParams(params: Uint8Array): Curve | "Ed25519" | { unsupported: s
  */
 function unwrapPoint(value: Uint8Array, size: number): Uint8Array {
   if (value.length === size) return value;
-  const { el, end } = readElement(value, 0);
-  if (el.tag !== TAG.OCTET_STRING || end !== value.length) {
+  const { tlv, end } = der.readTlv(value);
+  if (tlv.tag !== der.TAG.OCTET_STRING || end !== value.length) {
     throw new RangeError(`CKA_EC_POINT is neither a ${size}-byte point nor an OCTET STRING`);
   }
-  return el.value;
+  return tlv.value;
 }
 
 export function idHex(id: Uint8Array): string {
-  return toHex(id);
+  return der.hex(id);
 }

@@ -2,13 +2,13 @@
  * What the `hsm` commands need: list tokens (no login), list keys, generate a key pair on the
  * token. Each call opens the module, does its work and releases it.
  */
-import { oid, toHex } from "../_der.ts";
+import { der } from "../../x509/mod.ts";
 import type { KeyType } from "../signing_key.ts";
 import { type Curve, describeKeyType, OID, sameKey } from "../spki.ts";
 import { schemeName } from "../schemes.ts";
 import { signMechanisms, tokenSchemes } from "./_mechanisms.ts";
 import { Buffer, CKM_EC_EDWARDS_KEY_PAIR_GEN, pkcs11js, Pkcs11Module } from "./_module.ts";
-import { findPrivateKeys } from "./_objects.ts";
+import { findPrivateKeys, idHex } from "./_objects.ts";
 import { openTokenSession, type TokenAccessOptions } from "./_session.ts";
 import { listTokenDescriptions, noToken, type TokenDescription } from "./_tokens.ts";
 import { keyUriOf } from "./pkcs11_key.ts";
@@ -75,7 +75,7 @@ export function listKeys(
     const mechanisms = signMechanisms(ts.mod, ts.token.slot);
     const keys = findPrivateKeys(ts.mod, ts.session, {}).map((k): KeyListing => ({
       label: k.label,
-      idHex: toHex(k.id),
+      idHex: idHex(k.id),
       type: k.keyType ? describeKeyType(k.keyType) : `unsupported: ${k.unsupported}`,
       keyType: k.keyType,
       uri: keyUriOf(ts.token, k).toString(),
@@ -120,7 +120,7 @@ export async function createKey(
       const clash = findPrivateKeys(ts.mod, ts.session, filter);
       if (clash.length) {
         throw new Error(
-          `A private key with ${what} ${what === "id" ? toHex(id) : `"${label}"`} already exists ` +
+          `A private key with ${what} ${what === "id" ? idHex(id) : `"${label}"`} already exists ` +
             `on token "${ts.token.label}" ("${keyUriOf(ts.token, clash[0])}"): choose another ` +
             `--${what}`,
         );
@@ -192,7 +192,7 @@ function keyPairTemplates(spec: CreateKeySpec, label: string, id: Uint8Array) {
   }
   // CKA_EC_PARAMS: the curve's OID (for Ed25519 the RFC 8410 OID, which SoftHSM and PKCS#11
   // v3.0 accept besides the "edwards25519" printable string).
-  const params = oid(spec.type === "ecdsa" ? OID[spec.curve] : OID.ed25519);
+  const params = der.oid(spec.type === "ecdsa" ? OID[spec.curve] : OID.ed25519);
   publicTemplate.push({ type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(params) });
   const mechanism = spec.type === "ecdsa"
     ? pkcs11js.CKM_EC_KEY_PAIR_GEN
