@@ -83,6 +83,17 @@ try {
             `  ${(r.bytes / messages).toFixed(0).padStart(7)} B/msg  ${r.name.slice(0, 110)}`,
           );
         }
+        // By area: the npm package, our src/<area>, or the runtime.
+        const areas = new Map<string, number>();
+        for (const r of rows) {
+          const file = r.name.slice(r.name.indexOf(" ") + 1);
+          const area = /^src\/\w+/.exec(file)?.[0] ?? /^(@[^/]+\/)?[^/:]+/.exec(file)?.[0] ?? file;
+          areas.set(area, (areas.get(area) ?? 0) + r.bytes);
+        }
+        console.log("by area:");
+        for (const [area, bytes] of [...areas].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+          console.log(`  ${(bytes / messages).toFixed(0).padStart(7)} B/msg  ${area}`);
+        }
       }
       await show(`batch ${i + 1} (${t.msgsPerSec.toFixed(0)} msg/s)`);
     }
