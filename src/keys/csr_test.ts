@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { x509 } from "../x509/mod.ts";
+import { ecdsaRawToDer, x509 } from "../x509/mod.ts";
 import { createCsr, encodeName, parseSubject } from "./csr.ts";
 import { makeSigningKey } from "./_key_base.ts";
-import { ecdsaRawToDer } from "./ecdsa_der.ts";
 import { schemeInfo, schemesForKeyType } from "./schemes.ts";
 import type { KeyType } from "./signing_key.ts";
 

@@ -11,7 +11,9 @@ export {
   schemesForKeyType,
   SignatureScheme,
 } from "./schemes.ts";
-export { ecdsaCoordinateSize, ecdsaDerToRaw, ecdsaRawToDer } from "./ecdsa_der.ts";
+// The ECDSA signature encodings live in x509 beside the DER reader; re-exported (the same
+// bindings) so that TLS and other importers of keys keep finding them here.
+export { ecdsaCoordinateSize, ecdsaDerToRaw, ecdsaRawToDer } from "../x509/mod.ts";
 export { Secret } from "../secret.ts";
 export type { ClosableSigningKey } from "./_key_base.ts";
 export {

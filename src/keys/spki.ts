@@ -3,8 +3,7 @@
  * reports (RFC 5480 for EC, RFC 3279 section 2.3.1 for RSA, RFC 8410 for Ed25519), parsed into a
  * `KeyType`, compared by key value rather than by bytes, and used to verify signatures.
  */
-import { der } from "../x509/mod.ts";
-import { ecdsaCoordinateSize, ecdsaDerToRaw } from "./ecdsa_der.ts";
+import { der, ecdsaCoordinateSize, ecdsaDerToRaw } from "../x509/mod.ts";
 import { schemeInfo, schemeName } from "./schemes.ts";
 import type { KeyType } from "./signing_key.ts";
 

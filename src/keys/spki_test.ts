@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ecdsaRawToDer } from "./ecdsa_der.ts";
+import { ecdsaRawToDer } from "../x509/mod.ts";
 import { SignatureScheme } from "./schemes.ts";
 import {
   describeKeyType,

@@ -27,8 +27,8 @@ export {
   parseServerName,
   type ServerName,
 } from "./hostname.ts";
+export { ecdsaCoordinateSize, ecdsaDerToRaw, ecdsaRawToDer } from "./ecdsa_der.ts";
 export {
-  ecdsaDerToRaw,
   importVerifyKey,
   MIN_RSA_BITS,
   type PublicKeyInfo,

@@ -16,6 +16,7 @@ import {
   TAG,
   type Tlv,
 } from "./der.ts";
+import { type EcCurve, ecdsaCoordinateSize, ecdsaDerToRaw } from "./ecdsa_der.ts";
 
 export const MIN_RSA_BITS = 2048;
 
@@ -30,8 +31,6 @@ const CURVES: Record<string, EcCurve> = {
   "1.3.132.0.34": "P-384",
   "1.3.132.0.35": "P-521",
 };
-
-const CURVE_BYTES: Record<EcCurve, number> = { "P-256": 32, "P-384": 48, "P-521": 66 };
 
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
 const RSASSA_PSS = "1.2.840.113549.1.1.10";
@@ -56,8 +55,6 @@ const WEAK: Record<string, string> = {
   "1.2.840.113549.1.1.14": "SHA-224 with RSA",
   "1.2.840.10045.4.3.1": "ECDSA with SHA-224",
 };
-
-export type EcCurve = "P-256" | "P-384" | "P-521";
 
 /** What a SubjectPublicKeyInfo holds. */
 export type PublicKeyInfo =
@@ -215,9 +212,11 @@ export async function verifySignature(
     if (info.kind !== "ec") return false;
     importAlg = { name: "ECDSA", namedCurve: info.curve };
     verifyAlg = { name: "ECDSA", hash: alg.hash } as EcdsaParams;
-    const raw = ecdsaDerToRaw(signature, CURVE_BYTES[info.curve]);
-    if (!raw) return false;
-    sig = raw;
+    try {
+      sig = ecdsaDerToRaw(signature, ecdsaCoordinateSize(info.curve));
+    } catch {
+      return false; // a malformed Ecdsa-Sig-Value is a signature that does not verify
+    }
   } else {
     if (info.kind !== "ed25519") return false;
     importAlg = verifyAlg = { name: "Ed25519" };
@@ -236,23 +235,6 @@ export function checkKeyStrength(info: PublicKeyInfo): void {
     throw new UnsupportedAlgorithmError(
       `RSA key of ${info.bits} bits is too weak (at least ${MIN_RSA_BITS} needed)`,
     );
-  }
-}
-
-/** ECDSA-Sig-Value (RFC 3279 2.2.3) to WebCrypto's r||s; null when malformed or out of size. */
-export function ecdsaDerToRaw(der: Uint8Array, size: number): Uint8Array | null {
-  try {
-    const parts = children(readOne(der, TAG.SEQUENCE));
-    if (parts.length !== 2) return null;
-    const out = new Uint8Array(size * 2);
-    for (const [i, p] of parts.entries()) {
-      const v = decodeUnsignedInteger(p);
-      if (v.length > size) return null;
-      out.set(v, (i + 1) * size - v.length);
-    }
-    return out;
-  } catch {
-    return null;
   }
 }
 

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { ecdsaDerToRaw, importVerifyKey, publicKeyInfo, spkiOf } from "./mod.ts";
-import { signatureAlgorithm } from "./signature.ts";
+import { importVerifyKey, publicKeyInfo, spkiOf } from "./mod.ts";
+import { signatureAlgorithm, verifySignature } from "./signature.ts";
 import { concat, issue, type Kind } from "./_test_pki.ts";
 import { encodeTlv, readOne } from "./der.ts";
+import { ecdsaRawToDer } from "./ecdsa_der.ts";
 
 Deno.test("publicKeyInfo() tells key types, curves and RSA sizes", async () => {
   const expected: [Kind, unknown][] = [
@@ -84,28 +85,6 @@ Deno.test("signatureAlgorithm() reads RSA-PSS parameters (RFC 4055 3.1) and refu
   );
 });
 
-Deno.test("ecdsaDerToRaw() pads r and s and refuses malformed or oversized values", () => {
-  const sig = encodeTlv(
-    0x30,
-    concat([encodeTlv(0x02, new Uint8Array([0x00, 0x80])), encodeTlv(0x02, new Uint8Array([1]))]),
-  );
-  const raw = ecdsaDerToRaw(sig, 32)!;
-  assert.equal(raw.length, 64);
-  assert.equal(raw[31], 0x80);
-  assert.equal(raw[63], 1);
-  assert.equal(ecdsaDerToRaw(sig.subarray(0, sig.length - 1), 32), null);
-  const big = encodeTlv(
-    0x30,
-    concat([encodeTlv(0x02, new Uint8Array(33).fill(1)), encodeTlv(0x02, new Uint8Array([1]))]),
-  );
-  assert.equal(ecdsaDerToRaw(big, 32), null);
-  const negative = encodeTlv(
-    0x30,
-    concat([encodeTlv(0x02, new Uint8Array([0x80])), encodeTlv(0x02, new Uint8Array([1]))]),
-  );
-  assert.equal(ecdsaDerToRaw(negative, 32), null);
-});
-
 Deno.test("importVerifyKey() gives a WebCrypto key that checks a real signature", async () => {
   const { cert, keys } = await issue({ subject: "CN=k", kind: "p384" });
   const key = await importVerifyKey(spkiOf(cert), { name: "ECDSA", namedCurve: "P-384" });
@@ -115,4 +94,19 @@ Deno.test("importVerifyKey() gives a WebCrypto key that checks a real signature"
     await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-384" }, key, sig, data),
     true,
   );
+});
+
+Deno.test("verifySignature() is false for a malformed or wrong ECDSA signature", async () => {
+  const { cert, keys } = await issue({ subject: "CN=e", kind: "p256" });
+  const alg = { kind: "ecdsa", hash: "SHA-256" } as const;
+  const data = new TextEncoder().encode("hello");
+  const raw = new Uint8Array(
+    await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, keys.privateKey, data),
+  );
+  const der = ecdsaRawToDer(raw);
+  assert.equal(await verifySignature(alg, spkiOf(cert), data, der), true);
+  assert.equal(await verifySignature(alg, spkiOf(cert), data, raw), false);
+  assert.equal(await verifySignature(alg, spkiOf(cert), data, der.subarray(0, -1)), false);
+  const other = new TextEncoder().encode("hellO");
+  assert.equal(await verifySignature(alg, spkiOf(cert), other, der), false);
 });

@@ -3,9 +3,8 @@
  * `EC PRIVATE KEY` and PKCS#1 `RSA PRIVATE KEY`, holding P-256, P-384, P-521, RSA (2048 bits
  * or more) or Ed25519. Encrypted keys are refused with the command that decrypts them.
  */
-import { decodePem, type PemBlock } from "../../x509/mod.ts";
+import { decodePem, ecdsaRawToDer, type PemBlock } from "../../x509/mod.ts";
 import { type ClosableSigningKey, makeSigningKey } from "../_key_base.ts";
-import { ecdsaRawToDer } from "../ecdsa_der.ts";
 import { KeyFileError } from "../errors.ts";
 import { hashLength, type HashName, schemeInfo, schemesForKeyType } from "../schemes.ts";
 import type { KeyType } from "../signing_key.ts";

@@ -14,7 +14,7 @@
 import type { Secret } from "../../secret.ts";
 import { getLogger } from "../../log.ts";
 import { type ClosableSigningKey, makeSigningKey } from "../_key_base.ts";
-import { ecdsaCoordinateSize, ecdsaRawToDer } from "../ecdsa_der.ts";
+import { ecdsaCoordinateSize, ecdsaRawToDer } from "../../x509/mod.ts";
 import {
   KeyConfigError,
   KeyMismatchError,
