@@ -3,8 +3,13 @@
  * reports (RFC 5480 for EC, RFC 3279 section 2.3.1 for RSA, RFC 8410 for Ed25519), parsed into a
  * `KeyType`, compared by key value rather than by bytes, and used to verify signatures.
  */
-import { der, ecdsaCoordinateSize, ecdsaDerToRaw } from "../x509/mod.ts";
-import { schemeInfo, schemeName } from "./schemes.ts";
+import {
+  der,
+  ecdsaCoordinateSize,
+  type SignatureAlgorithm,
+  verifySpkiSignature,
+} from "../x509/mod.ts";
+import { hashLength, type SchemeInfo, schemeInfo, schemeName } from "./schemes.ts";
 import type { KeyType } from "./signing_key.ts";
 
 const {
@@ -152,8 +157,8 @@ export function describeKeyType(t: KeyType): string {
 }
 
 /**
- * Verifies a TLS-form signature (DER for ECDSA) with the public key in `spki`, using WebCrypto.
- * Throws a RangeError for a scheme this key cannot have produced.
+ * Verifies a TLS-form signature (DER for ECDSA) with the public key in `spki`, using x509's
+ * WebCrypto verifier. Throws a RangeError for a scheme this key cannot have produced.
  */
 export async function verifySignature(
   spki: Uint8Array,
@@ -163,56 +168,24 @@ export async function verifySignature(
 ): Promise<boolean> {
   const info = schemeInfo(scheme);
   const { keyType } = parseSpki(spki);
-  const bad = () =>
-    new RangeError(`Scheme ${schemeName(scheme)} does not fit a ${describeKeyType(keyType)} key`);
-  const key = new Uint8Array(spki);
-  if (info?.algorithm === "ecdsa" && keyType.kind === "ec" && info.curve === keyType.curve) {
-    const pub = await crypto.subtle.importKey(
-      "spki",
-      key,
-      { name: "ECDSA", namedCurve: keyType.curve },
-      false,
-      ["verify"],
-    );
-    let raw: Uint8Array;
-    try {
-      raw = ecdsaDerToRaw(signature, ecdsaCoordinateSize(keyType.curve));
-    } catch {
-      return false;
-    }
-    return await crypto.subtle.verify(
-      { name: "ECDSA", hash: info.hash! },
-      pub,
-      new Uint8Array(raw),
-      new Uint8Array(message),
+  const algorithm = info && x509Algorithm(info, keyType);
+  if (!algorithm) {
+    throw new RangeError(
+      `Scheme ${schemeName(scheme)} does not fit a ${describeKeyType(keyType)} key`,
     );
   }
-  if (info?.algorithm === "rsa-pss" && keyType.kind === "rsa" && info.name.includes("rsae")) {
-    const pub = await crypto.subtle.importKey(
-      "spki",
-      key,
-      { name: "RSA-PSS", hash: info.hash! },
-      false,
-      [
-        "verify",
-      ],
-    );
-    const saltLength = info.hash === "SHA-256" ? 32 : info.hash === "SHA-384" ? 48 : 64;
-    return await crypto.subtle.verify(
-      { name: "RSA-PSS", saltLength },
-      pub,
-      new Uint8Array(signature),
-      new Uint8Array(message),
-    );
+  return await verifySpkiSignature(algorithm, spki, message, signature);
+}
+
+/** x509's name for the signatures of `info`, when a key of `keyType` can produce them. */
+function x509Algorithm(info: SchemeInfo, keyType: KeyType): SignatureAlgorithm | undefined {
+  if (info.algorithm === "ecdsa" && keyType.kind === "ec" && info.curve === keyType.curve) {
+    return { kind: "ecdsa", hash: info.hash! };
   }
-  if (info?.algorithm === "ed25519" && keyType.kind === "ed25519") {
-    const pub = await crypto.subtle.importKey("spki", key, { name: "Ed25519" }, false, ["verify"]);
-    return await crypto.subtle.verify(
-      { name: "Ed25519" },
-      pub,
-      new Uint8Array(signature),
-      new Uint8Array(message),
-    );
+  // rsa_pss_rsae_*: an rsaEncryption key, salt as long as the hash (RFC 8446 section 4.2.3).
+  if (info.algorithm === "rsa-pss" && keyType.kind === "rsa" && info.name.includes("rsae")) {
+    return { kind: "rsa-pss", hash: info.hash!, saltLength: hashLength(info.hash!) };
   }
-  throw bad();
+  if (info.algorithm === "ed25519" && keyType.kind === "ed25519") return { kind: "ed25519" };
+  return undefined;
 }

@@ -119,3 +119,48 @@ Deno.test("verifySignature() checks each scheme and refuses one that does not fi
     /Scheme ecdsa_secp384r1_sha384 does not fit a EC P-256 key/,
   );
 });
+
+Deno.test("verifySignature() checks RSA-PSS (rsae, salt = hash length) and Ed25519 signatures", async () => {
+  const msg = new TextEncoder().encode("hello");
+  const rsa = await crypto.subtle.generateKey(
+    {
+      name: "RSA-PSS",
+      hash: "SHA-384",
+      modulusLength: 2048,
+      publicExponent: Uint8Array.of(1, 0, 1),
+    },
+    true,
+    ["sign", "verify"],
+  );
+  const rsaSpkiBytes = (await exported(rsa)).spki;
+  const pss = new Uint8Array(
+    await crypto.subtle.sign({ name: "RSA-PSS", saltLength: 48 }, rsa.privateKey, msg),
+  );
+  assert.ok(await verifySignature(rsaSpkiBytes, SignatureScheme.rsa_pss_rsae_sha384, msg, pss));
+  const shortSalt = new Uint8Array(
+    await crypto.subtle.sign({ name: "RSA-PSS", saltLength: 20 }, rsa.privateKey, msg),
+  );
+  assert.equal(
+    await verifySignature(rsaSpkiBytes, SignatureScheme.rsa_pss_rsae_sha384, msg, shortSalt),
+    false,
+  );
+  await assert.rejects(
+    verifySignature(rsaSpkiBytes, SignatureScheme.rsa_pss_pss_sha384, msg, pss),
+    /Scheme rsa_pss_pss_sha384 does not fit a RSA 2048 key/,
+  );
+  const ed = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const edSpki = (await exported(ed)).spki;
+  const edSig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, ed.privateKey, msg));
+  assert.ok(await verifySignature(edSpki, SignatureScheme.ed25519, msg, edSig));
+  assert.equal(
+    await verifySignature(edSpki, SignatureScheme.ed25519, msg.subarray(1), edSig),
+    false,
+  );
+  await assert.rejects(
+    verifySignature(edSpki, SignatureScheme.ecdsa_secp256r1_sha256, msg, edSig),
+    /Scheme ecdsa_secp256r1_sha256 does not fit a Ed25519 key/,
+  );
+});

@@ -33,7 +33,9 @@ export {
   MIN_RSA_BITS,
   type PublicKeyInfo,
   publicKeyInfo,
+  type SignatureAlgorithm,
   UnsupportedAlgorithmError,
+  verifySpkiSignature,
 } from "./signature.ts";
 export { TrustStore } from "./trust_store.ts";
 export {

@@ -196,8 +196,23 @@ export async function verifySignature(
   data: Uint8Array,
   signature: Uint8Array,
 ): Promise<boolean> {
-  const info = publicKeyInfo(issuerSpki);
-  checkKeyStrength(info);
+  checkKeyStrength(publicKeyInfo(issuerSpki));
+  return await verifySpkiSignature(alg, issuerSpki, data, signature);
+}
+
+/**
+ * verifySignature() without the key strength floor, for callers that check a key they already
+ * hold (keys' `check key`): whether `signature` over `data` verifies with the public key in
+ * `spki` under `alg`; false also when the key is of another type than the algorithm or the
+ * signature is malformed. Throws UnsupportedAlgorithmError for a key type we do not accept.
+ */
+export async function verifySpkiSignature(
+  alg: SignatureAlgorithm,
+  spki: Uint8Array,
+  data: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  const info = publicKeyInfo(spki);
   let importAlg: RsaHashedImportParams | EcKeyImportParams | Algorithm;
   let verifyAlg: AlgorithmIdentifier | RsaPssParams | EcdsaParams;
   let sig = signature;
@@ -221,7 +236,7 @@ export async function verifySignature(
     if (info.kind !== "ed25519") return false;
     importAlg = verifyAlg = { name: "Ed25519" };
   }
-  const key = await importVerifyKey(issuerSpki, importAlg);
+  const key = await importVerifyKey(spki, importAlg);
   try {
     return await crypto.subtle.verify(verifyAlg, key, new Uint8Array(sig), new Uint8Array(data));
   } catch {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { importVerifyKey, publicKeyInfo, spkiOf } from "./mod.ts";
+import { importVerifyKey, publicKeyInfo, spkiOf, verifySpkiSignature } from "./mod.ts";
 import { signatureAlgorithm, verifySignature } from "./signature.ts";
 import { concat, issue, type Kind } from "./_test_pki.ts";
 import { encodeTlv, readOne } from "./der.ts";
@@ -109,4 +109,23 @@ Deno.test("verifySignature() is false for a malformed or wrong ECDSA signature",
   assert.equal(await verifySignature(alg, spkiOf(cert), data, der.subarray(0, -1)), false);
   const other = new TextEncoder().encode("hellO");
   assert.equal(await verifySignature(alg, spkiOf(cert), other, der), false);
+});
+
+Deno.test("verifySpkiSignature() has no key strength floor; verifySignature() refuses weak keys", async () => {
+  const { cert, keys } = await issue({ subject: "CN=weak", kind: "rsa1024" });
+  const alg = { kind: "rsa-pkcs1", hash: "SHA-256" } as const;
+  const data = new TextEncoder().encode("hello");
+  const sig = new Uint8Array(
+    await crypto.subtle.sign({ name: "RSASSA-PKCS1-v1_5" }, keys.privateKey, data),
+  );
+  assert.equal(await verifySpkiSignature(alg, spkiOf(cert), data, sig), true);
+  assert.equal(await verifySpkiSignature(alg, spkiOf(cert), data.subarray(1), sig), false);
+  assert.equal(
+    await verifySpkiSignature({ kind: "ecdsa", hash: "SHA-256" }, spkiOf(cert), data, sig),
+    false,
+  );
+  await assert.rejects(verifySignature(alg, spkiOf(cert), data, sig), {
+    name: "UnsupportedAlgorithmError",
+    message: "RSA key of 1024 bits is too weak (at least 2048 needed)",
+  });
 });
