@@ -13,6 +13,7 @@ import { hashLength, type SchemeInfo, schemeInfo, schemeName } from "./schemes.t
 import type { KeyType } from "./signing_key.ts";
 
 const {
+  bitLength,
   bitString,
   bytesEqual,
   children,
@@ -126,9 +127,8 @@ export function parseSpki(spki: Uint8Array): ParsedSpki {
     const [n, e] = children(readOne(bits, TAG.SEQUENCE), 2);
     const modulus = decodeUnsignedInteger(n);
     const exponent = decodeUnsignedInteger(e);
-    const size = modulus.length * 8 - Math.clz32(modulus[0]) + 24;
     return {
-      keyType: { kind: "rsa", bits: size },
+      keyType: { kind: "rsa", bits: bitLength(modulus) },
       canonical: `rsa:${hex(modulus)}:${hex(exponent)}`,
     };
   }

@@ -5,14 +5,17 @@
  * signatures and RSA keys under 2048 bits are refused.
  */
 import {
+  bitLength,
   children,
   decodeBitString,
   decodeOid,
   decodeSmallUint,
   decodeUnsignedInteger,
   DerError,
-  encodeTlv,
+  nullValue,
+  oid as encodeOid,
   readOne,
+  seq,
   TAG,
   type Tlv,
 } from "./der.ts";
@@ -87,8 +90,7 @@ export function publicKeyInfo(spki: Uint8Array): PublicKeyInfo {
     }
     const [modulus] = children(readOne(bits.bytes, TAG.SEQUENCE));
     const n = decodeUnsignedInteger(modulus);
-    const size = n.length * 8 - Math.clz32(n[0]) + 24;
-    return { kind: "rsa", bits: size, pssOnly: oid === RSASSA_PSS };
+    return { kind: "rsa", bits: bitLength(n), pssOnly: oid === RSASSA_PSS };
   }
   if (oid === EC_PUBLIC_KEY) {
     const curve = params?.tag === TAG.OID ? CURVES[decodeOid(params)] : undefined;
@@ -176,14 +178,10 @@ export async function importVerifyKey(
   let der = spki;
   if (info.kind === "rsa" && info.pssOnly) {
     const [, key] = children(readOne(spki, TAG.SEQUENCE));
-    const alg = encodeTlv(TAG.SEQUENCE, concat(encodeTlv(TAG.OID, RSA_OID_BYTES), NULL_BYTES));
-    der = encodeTlv(TAG.SEQUENCE, concat(alg, key.bytes));
+    der = seq(seq(encodeOid(RSA_ENCRYPTION), nullValue()), key.bytes);
   }
   return await crypto.subtle.importKey("spki", new Uint8Array(der), algorithm, false, ["verify"]);
 }
-
-const RSA_OID_BYTES = new Uint8Array([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]);
-const NULL_BYTES = new Uint8Array([0x05, 0x00]);
 
 /**
  * Whether `signature` over `data` verifies with `issuerSpki` under `alg` (false also when the
@@ -275,11 +273,4 @@ export function keyLabel(info: PublicKeyInfo): string {
     case "ed25519":
       return "an Ed25519 key";
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

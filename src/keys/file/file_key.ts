@@ -3,7 +3,7 @@
  * `EC PRIVATE KEY` and PKCS#1 `RSA PRIVATE KEY`, holding P-256, P-384, P-521, RSA (2048 bits
  * or more) or Ed25519. Encrypted keys are refused with the command that decrypts them.
  */
-import { decodePem, ecdsaRawToDer, type PemBlock } from "../../x509/mod.ts";
+import { decodePem, der, ecdsaRawToDer, type PemBlock } from "../../x509/mod.ts";
 import { type ClosableSigningKey, makeSigningKey } from "../_key_base.ts";
 import { KeyFileError } from "../errors.ts";
 import { hashLength, type HashName, schemeInfo, schemesForKeyType } from "../schemes.ts";
@@ -192,7 +192,7 @@ async function publicHalf(
       atob(jwk.n!.replace(/-/g, "+").replace(/_/g, "/")),
       (c) => c.charCodeAt(0),
     );
-    keyType = { kind: "rsa", bits: n.length * 8 - Math.clz32(n[0]) + 24 };
+    keyType = { kind: "rsa", bits: der.bitLength(n) };
   } else if (algorithm.kind === "ec") {
     keyType = { kind: "ec", curve: algorithm.curve };
   } else {

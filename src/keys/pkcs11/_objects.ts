@@ -4,7 +4,7 @@
  * private key object when it carries them, else from the public key object with the same
  * CKA_ID (SoftHSM, for one, keeps CKA_EC_POINT on the public object only).
  */
-import { der } from "../../x509/mod.ts";
+import { der, ecdsaCoordinateSize } from "../../x509/mod.ts";
 import type { KeyType } from "../signing_key.ts";
 import { type Curve, curveOfOid, describeOid, ecSpki, ed25519Spki, OID, rsaSpki } from "../spki.ts";
 import {
@@ -129,10 +129,7 @@ function describeKey(mod: Pkcs11Module, session: Handle, handle: Handle): KeyObj
       const n = pubAttr(pkcs11js.CKA_MODULUS);
       const e = pubAttr(pkcs11js.CKA_PUBLIC_EXPONENT);
       if (!n || !e) return { ...base, unsupported: "RSA key without a readable public key" };
-      let i = 0;
-      while (i < n.length - 1 && n[i] === 0) i++;
-      const bits = (n.length - i) * 8 - Math.clz32(n[i]) + 24;
-      return { ...base, keyType: { kind: "rsa", bits }, spki: rsaSpki(n, e) };
+      return { ...base, keyType: { kind: "rsa", bits: der.bitLength(n) }, spki: rsaSpki(n, e) };
     }
     if (keyType === pkcs11js.CKK_EC || keyType === CKK_EC_EDWARDS) {
       const params = pubAttr(pkcs11js.CKA_EC_PARAMS);
@@ -147,8 +144,7 @@ function describeKey(mod: Pkcs11Module, session: Handle, handle: Handle): KeyObj
         const point = unwrapPoint(rawPoint, 32);
         return { ...base, keyType: { kind: "ed25519" }, spki: ed25519Spki(point) };
       }
-      const size = curve === "P-256" ? 32 : curve === "P-384" ? 48 : 66;
-      const point = unwrapPoint(rawPoint, 1 + 2 * size);
+      const point = unwrapPoint(rawPoint, 1 + 2 * ecdsaCoordinateSize(curve));
       return { ...base, keyType: { kind: "ec", curve }, spki: ecSpki(curve, point) };
     }
   } catch (e) {
