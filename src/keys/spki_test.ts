@@ -14,6 +14,18 @@ import {
 const b64url = (s: string) =>
   Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
 
+/** An extractable key pair for the tests. */
+function generate(algorithm: RsaHashedKeyGenParams | EcKeyGenParams | Algorithm) {
+  return crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]) as Promise<CryptoKeyPair>;
+}
+
+const rsaPss = (hash: string): RsaHashedKeyGenParams => ({
+  name: "RSA-PSS",
+  hash,
+  modulusLength: 2048,
+  publicExponent: Uint8Array.of(1, 0, 1),
+});
+
 async function exported(keys: CryptoKeyPair) {
   return {
     spki: new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey)),
@@ -23,10 +35,7 @@ async function exported(keys: CryptoKeyPair) {
 
 Deno.test("ecSpki() builds the same bytes WebCrypto exports for P-256, P-384 and P-521", async () => {
   for (const curve of ["P-256", "P-384", "P-521"] as const) {
-    const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: curve }, true, [
-      "sign",
-      "verify",
-    ]);
+    const keys = await generate({ name: "ECDSA", namedCurve: curve });
     const { spki, jwk } = await exported(keys);
     const point = Uint8Array.of(4, ...b64url(jwk.x!), ...b64url(jwk.y!));
     assert.deepEqual(ecSpki(curve, point), spki);
@@ -35,16 +44,7 @@ Deno.test("ecSpki() builds the same bytes WebCrypto exports for P-256, P-384 and
 });
 
 Deno.test("rsaSpki() builds the same bytes WebCrypto exports", async () => {
-  const keys = await crypto.subtle.generateKey(
-    {
-      name: "RSA-PSS",
-      hash: "SHA-256",
-      modulusLength: 2048,
-      publicExponent: Uint8Array.of(1, 0, 1),
-    },
-    true,
-    ["sign", "verify"],
-  );
+  const keys = await generate(rsaPss("SHA-256"));
   const { spki, jwk } = await exported(keys);
   // A token may report the modulus with a leading zero byte: the SPKI must not change.
   const modulus = Uint8Array.of(0, ...b64url(jwk.n!));
@@ -54,10 +54,7 @@ Deno.test("rsaSpki() builds the same bytes WebCrypto exports", async () => {
 });
 
 Deno.test("ed25519Spki() builds the same bytes WebCrypto exports", async () => {
-  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
+  const keys = await generate({ name: "Ed25519" });
   const { spki, jwk } = await exported(keys);
   assert.deepEqual(ed25519Spki(b64url(jwk.x!)), spki);
   assert.deepEqual(parseSpki(spki).keyType, { kind: "ed25519" });
@@ -99,10 +96,7 @@ Deno.test("parseSpki() names an unsupported key type", () => {
 });
 
 Deno.test("verifySignature() checks each scheme and refuses one that does not fit the key", async () => {
-  const keys = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
-    "sign",
-    "verify",
-  ]);
+  const keys = await generate({ name: "ECDSA", namedCurve: "P-256" });
   const { spki } = await exported(keys);
   const msg = new TextEncoder().encode("hello");
   const raw = new Uint8Array(
@@ -122,16 +116,7 @@ Deno.test("verifySignature() checks each scheme and refuses one that does not fi
 
 Deno.test("verifySignature() checks RSA-PSS (rsae, salt = hash length) and Ed25519 signatures", async () => {
   const msg = new TextEncoder().encode("hello");
-  const rsa = await crypto.subtle.generateKey(
-    {
-      name: "RSA-PSS",
-      hash: "SHA-384",
-      modulusLength: 2048,
-      publicExponent: Uint8Array.of(1, 0, 1),
-    },
-    true,
-    ["sign", "verify"],
-  );
+  const rsa = await generate(rsaPss("SHA-384"));
   const rsaSpkiBytes = (await exported(rsa)).spki;
   const pss = new Uint8Array(
     await crypto.subtle.sign({ name: "RSA-PSS", saltLength: 48 }, rsa.privateKey, msg),
@@ -148,10 +133,7 @@ Deno.test("verifySignature() checks RSA-PSS (rsae, salt = hash length) and Ed255
     verifySignature(rsaSpkiBytes, SignatureScheme.rsa_pss_pss_sha384, msg, pss),
     /Scheme rsa_pss_pss_sha384 does not fit a RSA 2048 key/,
   );
-  const ed = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
+  const ed = await generate({ name: "Ed25519" });
   const edSpki = (await exported(ed)).spki;
   const edSig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, ed.privateKey, msg));
   assert.ok(await verifySignature(edSpki, SignatureScheme.ed25519, msg, edSig));

@@ -152,19 +152,9 @@ export function subtree(value: string): Uint8Array {
 
 function nameConstraintsExtension(nc: { permitted?: Uint8Array[]; excluded?: Uint8Array[] }) {
   const parts: Uint8Array[] = [];
-  if (nc.permitted) parts.push(encodeTlv(0xa0, concat(nc.permitted)));
-  if (nc.excluded) parts.push(encodeTlv(0xa1, concat(nc.excluded)));
-  return new x509.Extension("2.5.29.30", true, encodeTlv(TAG.SEQUENCE, concat(parts)));
-}
-
-export function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  if (nc.permitted) parts.push(encodeTlv(0xa0, ...nc.permitted));
+  if (nc.excluded) parts.push(encodeTlv(0xa1, ...nc.excluded));
+  return new x509.Extension("2.5.29.30", true, encodeTlv(TAG.SEQUENCE, ...parts));
 }
 
 /** root -> intermediate -> leaf for `broker.example`, each key of `kind`. */

@@ -11,7 +11,7 @@ import {
   parseCertificateChainPem,
   spkiOf,
 } from "./mod.ts";
-import { concat, issue } from "./_test_pki.ts";
+import { issue } from "./_test_pki.ts";
 import { children, encodeTlv, readOne } from "./der.ts";
 
 const pem = (der: Uint8Array) => encodePem("CERTIFICATE", der);
@@ -86,8 +86,8 @@ Deno.test("loadCertificateFile() reads a chain file and names the file in errors
 /** Re-encodes a certificate with `edit` applied to its TBS elements (signature left as is). */
 function rebuild(der: Uint8Array, edit: (tbs: Uint8Array[]) => Uint8Array[]): Uint8Array {
   const top = readChildren(der);
-  const newTbs = encodeTlv(0x30, concat(edit(readChildren(top[0]))));
-  return encodeTlv(0x30, concat([newTbs, top[1], top[2]]));
+  const newTbs = encodeTlv(0x30, ...edit(readChildren(top[0])));
+  return encodeTlv(0x30, newTbs, top[1], top[2]);
 }
 
 function readChildren(der: Uint8Array): Uint8Array[] {
@@ -117,7 +117,7 @@ Deno.test("parseCertificate() is strict about DER and RFC 5280 structure", async
       ) => [
         t[0],
         t[1],
-        encodeTlv(0x30, concat([new Uint8Array([6, 3, 0x2b, 0x65, 0x70])])),
+        encodeTlv(0x30, new Uint8Array([6, 3, 0x2b, 0x65, 0x70])),
         ...t.slice(3),
       ],
     ),
@@ -129,7 +129,7 @@ Deno.test("parseCertificate() is strict about DER and RFC 5280 structure", async
   fails(
     rebuild(a.der, (t) => {
       const exts = readChildren(readChildren(t[t.length - 1])[0]);
-      const seq = encodeTlv(0x30, concat([...exts, exts[0]]));
+      const seq = encodeTlv(0x30, ...exts, exts[0]);
       return [...t.slice(0, -1), encodeTlv(0xa3, seq)];
     }),
     "duplicate extension 2.5.29.19",

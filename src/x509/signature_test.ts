@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { importVerifyKey, publicKeyInfo, spkiOf, verifySpkiSignature } from "./mod.ts";
 import { signatureAlgorithm, verifySignature } from "./signature.ts";
-import { concat, issue, type Kind } from "./_test_pki.ts";
+import { issue, type Kind } from "./_test_pki.ts";
 import { encodeTlv, readOne } from "./der.ts";
 import { ecdsaRawToDer } from "./ecdsa_der.ts";
 
@@ -33,23 +33,19 @@ function pss(...fields: Uint8Array[]) {
     0x06,
     new Uint8Array([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a]),
   );
-  return readOne(encodeTlv(0x30, concat([oid, encodeTlv(0x30, concat(fields))])));
+  return readOne(encodeTlv(0x30, oid, encodeTlv(0x30, ...fields)));
 }
 const sha = (last: number) =>
   encodeTlv(
     0x30,
-    concat([
-      encodeTlv(0x06, new Uint8Array([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, last])),
-      new Uint8Array([5, 0]),
-    ]),
+    encodeTlv(0x06, new Uint8Array([0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, last])),
+    new Uint8Array([5, 0]),
   );
 const mgf1 = (hash: Uint8Array) =>
   encodeTlv(
     0x30,
-    concat([
-      encodeTlv(0x06, new Uint8Array([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08])),
-      hash,
-    ]),
+    encodeTlv(0x06, new Uint8Array([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x08])),
+    hash,
   );
 const int = (n: number) => encodeTlv(0x02, new Uint8Array([n]));
 
