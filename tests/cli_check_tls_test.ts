@@ -39,6 +39,7 @@ function assertCompleted(r: { code: number; stdout: string; stderr: string }, ki
   assert.equal(r.code, 0, `${kind}: ${r.stderr}\n${r.stdout}`);
   assert.match(r.stdout, /TLS handshake with .* completed/);
   assert.match(r.stdout, /protocol {7}TLSv1\.3/);
+  assert.match(r.stdout, /after {10}the server accepted the connection\n/);
   const scheme = {
     p256: "ecdsa_secp256r1_sha256",
     p384: "ecdsa_secp384r1_sha384",
@@ -146,6 +147,14 @@ Deno.test("check tls refuses bad servers with the reason, exit 1", async () => {
       error: /expired/,
     },
     { name: "TLS 1.2 only", extra: ["-tls1_2"], error: /does not speak TLS 1\.3/ },
+    {
+      // The server judges our certificate after our Finished (RFC 8446 4.4.2.4): check tls
+      // must wait for its verdict rather than report success.
+      name: "our certificate not trusted by the server",
+      creds: { ...d.creds, caPath: other.caPath },
+      extra: ["-tls1_3", "-Verify", "2", "-verify_return_error"],
+      error: /Server sent alert "(unknown_ca|bad_certificate|certificate_unknown|decrypt_error)"/,
+    },
     { name: "no common group", extra: ["-tls1_3", "-groups", "ffdhe2048"], error: /group/ },
   ];
   for (const c of cases) {

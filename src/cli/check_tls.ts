@@ -24,6 +24,9 @@ export class TlsCheckError extends Error {
   }
 }
 
+/** How long to wait for the server's verdict on our certificate after the handshake. */
+const ACCEPTANCE_WAIT_MS = 2000;
+
 interface CheckTlsOptions {
   servername?: string;
   json?: boolean;
@@ -50,6 +53,7 @@ export function registerCheckTls(program: Command, ctx: CliContext): void {
       const key = await openConfiguredKey(config, { certificate });
       const shown = formatHostPort(endpoint);
       let info: HandshakeInfo;
+      let acceptance: string;
       try {
         const conn = await connectTls({
           hostname: endpoint.host,
@@ -60,13 +64,23 @@ export function registerCheckTls(program: Command, ctx: CliContext): void {
           handshakeTimeoutMs: timeoutMs,
         });
         info = conn.info;
+        // A TLS 1.3 server judges our certificate after our Finished: only its next record (a
+        // session ticket, or an alert such as unknown_ca) says whether it accepted us.
+        const verdict = await conn.awaitAcceptance(ACCEPTANCE_WAIT_MS);
+        acceptance = verdict === "closed" ? "server closed the connection" : verdict;
         await conn.close();
       } catch (e) {
         throw new TlsCheckError(shown, e);
       } finally {
         await key.close();
       }
-      const report = { target: shown, trustStore: trustStorePath, key: key.description, ...info };
+      const report = {
+        target: shown,
+        trustStore: trustStorePath,
+        key: key.description,
+        acceptance,
+        ...info,
+      };
       if (opts.json) ctx.printJson(jsonReport(report));
       else ctx.print(textReport(report));
     });
@@ -88,7 +102,12 @@ function parseTimeout(text: string | undefined): number {
   return s * 1000;
 }
 
-type Report = HandshakeInfo & { target: string; trustStore: string; key: string };
+type Report = HandshakeInfo & {
+  target: string;
+  trustStore: string;
+  key: string;
+  acceptance: string;
+};
 
 const ms = (v: number | undefined) => v === undefined ? "-" : `${v.toFixed(1)} ms`;
 
@@ -106,10 +125,17 @@ function textReport(r: Report): string {
     `trusted via ${r.trustStore})`,
     `  server signs   ${r.serverSignatureScheme}`,
     `  client auth    ${client}`,
+    `  after          ${acceptanceText(r.acceptance)}`,
     `  alpn           ${r.alpn ?? "-"}`,
     `  timings        tcp ${ms(r.timings.tcpMs)}, handshake ${ms(r.timings.handshakeMs)}, ` +
     `server auth ${ms(r.timings.serverAuthMs)}, signature ${ms(r.timings.signatureMs)}`,
   ].join("\n");
+}
+
+function acceptanceText(acceptance: string): string {
+  if (acceptance === "accepted") return "the server accepted the connection";
+  if (acceptance === "silent") return "no word from the server (no refusal either)";
+  return acceptance;
 }
 
 function jsonReport(r: Report): Record<string, unknown> {
