@@ -9,8 +9,6 @@ import { type ClosableSigningKey, loadFileKey } from "../src/keys/mod.ts";
 import type { TlsClientOptions, TlsConnection } from "../src/tls/mod.ts";
 import { decodePem, TrustStore } from "../src/x509/mod.ts";
 import { type IssuedCertificate, type KeyKind, TestPki } from "./helpers/pki.ts";
-import { freePort } from "./helpers/ports.ts";
-import { TestProcess } from "./helpers/process.ts";
 import type { ServerCredentials } from "./helpers/tls_servers.ts";
 
 /** Client key types the issue asks for: P-256, P-384, RSA-2048 (PSS) and Ed25519. */
@@ -109,33 +107,4 @@ export async function readUntil(conn: TlsConnection, text: string, ms = 10_000):
     got += td.decode(chunk, { stream: true });
   }
   return got;
-}
-
-/**
- * `openssl s_server` like tests/helpers/tls_servers.ts starts it, but with stdout line-buffered
- * (stdbuf): s_server reports a KeyUpdate with printf, which a pipe would hold back, and the
- * KeyUpdate tests wait for that line.
- */
-export async function startLineBufferedOpenssl(
-  creds: ServerCredentials,
-  extra: string[],
-  host: "127.0.0.1" | "::1" = "127.0.0.1",
-): Promise<{ port: number; process: TestProcess }> {
-  const port = freePort(host);
-  const process = new TestProcess("stdbuf", [
-    "-oL",
-    "openssl",
-    "s_server",
-    "-accept",
-    host === "::1" ? `[::1]:${port}` : `127.0.0.1:${port}`,
-    "-cert",
-    creds.certPath,
-    "-key",
-    creds.keyPath,
-    "-CAfile",
-    creds.caPath,
-    ...extra,
-  ], { stdin: true });
-  await process.waitForOutput(/ACCEPT/);
-  return { port, process };
 }

@@ -12,11 +12,11 @@ import {
   CLIENT_KINDS,
   clientOptions,
   readUntil,
-  startLineBufferedOpenssl,
   type TlsFixture,
   tlsFixture,
   within,
 } from "./tls_helpers.ts";
+import { startOpensslServer } from "./helpers/tls_servers.ts";
 
 const te = new TextEncoder();
 
@@ -35,7 +35,7 @@ async function withServer(
   extra: string[],
   fn: (port: number, server: TestProcess) => Promise<void>,
 ): Promise<void> {
-  const { port, process } = await startLineBufferedOpenssl(fx.creds, extra);
+  const { port, process } = await startOpensslServer(fx.creds, extra);
   try {
     await fn(port, process);
   } finally {
@@ -223,7 +223,7 @@ Deno.test("TLS client sends SNI for a DNS name and checks the certificate agains
 
 Deno.test("TLS client connects to an IPv6 literal without SNI, checking the certificate's IP address", async () => {
   await withFixture(async (fx) => {
-    const { port, process: s } = await startLineBufferedOpenssl(
+    const { port, process: s } = await startOpensslServer(
       fx.creds,
       ["-tls1_3", "-Verify", "2", "-6"],
       "::1",

@@ -15,14 +15,8 @@ import {
 import { TestPki } from "./helpers/pki.ts";
 import { freePort } from "./helpers/ports.ts";
 import { tempDir, type TestProcess } from "./helpers/process.ts";
-import {
-  clientOptions,
-  startLineBufferedOpenssl,
-  type TlsFixture,
-  tlsFixture,
-  within,
-} from "./tls_helpers.ts";
-import type { ServerCredentials } from "./helpers/tls_servers.ts";
+import { clientOptions, type TlsFixture, tlsFixture, within } from "./tls_helpers.ts";
+import { type ServerCredentials, startOpensslServer } from "./helpers/tls_servers.ts";
 
 async function withFixture(fn: (fx: TlsFixture, dir: string) => Promise<void>): Promise<void> {
   await using dir = await tempDir("tls-refusal-");
@@ -39,7 +33,7 @@ async function withServer(
   extra: string[],
   fn: (port: number, server: TestProcess) => Promise<void>,
 ): Promise<void> {
-  const { port, process } = await startLineBufferedOpenssl(creds, extra);
+  const { port, process } = await startOpensslServer(creds, extra);
   try {
     await fn(port, process);
   } finally {

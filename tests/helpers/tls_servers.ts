@@ -13,16 +13,23 @@ export interface ServerCredentials {
   caPath: string;
 }
 
-/** `openssl s_server -tls1_3 -Verify 2` (a client certificate is required) plus `extra`. */
+/**
+ * `openssl s_server -tls1_3 -Verify 2` (a client certificate is required), or with `extra`
+ * instead of those flags. Its output is line-buffered (stdbuf): s_server reports events such
+ * as a KeyUpdate with printf, which a pipe would otherwise hold back.
+ */
 export async function startOpensslServer(
   creds: ServerCredentials,
   extra: string[] = ["-tls1_3", "-Verify", "2"],
+  host: "127.0.0.1" | "::1" = "127.0.0.1",
 ): Promise<{ port: number; process: TestProcess }> {
-  const port = freePort();
-  const process = new TestProcess("openssl", [
+  const port = freePort(host);
+  const process = new TestProcess("stdbuf", [
+    "-oL",
+    "openssl",
     "s_server",
     "-accept",
-    `127.0.0.1:${port}`,
+    host === "::1" ? `[::1]:${port}` : `127.0.0.1:${port}`,
     "-cert",
     creds.certPath,
     "-key",
