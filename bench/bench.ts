@@ -23,7 +23,7 @@ import {
   summariseTransfer,
   targets,
 } from "./results.ts";
-import { BenchEnv, hsmBridgeRunAvailable, type Subject, SUBJECTS } from "./rig.ts";
+import { ALL_SUBJECTS, BenchEnv, hsmBridgeRunAvailable, type Subject, SUBJECTS } from "./rig.ts";
 import { runStartup } from "./startup.ts";
 import { formatResults } from "./table.ts";
 import { type Direction, emptySamples, runTransfer, type TransferConfig } from "./transfer.ts";
@@ -35,12 +35,15 @@ const BENCH_DIR = new URL(".", import.meta.url).pathname;
 const USAGE = `Usage: deno task bench [--quick] [--only SECTION[,SECTION]] [--subjects S[,S]]
                        [--rounds N] [--profile] [--out FILE]
                        [--bridge-flags "DENO RUN FLAGS"] [--bridge-env NAME=VALUE[,...]]
+                       [--local-broker "CONFIG LINE[;CONFIG LINE]"]
   SECTION: ${SECTIONS.join(", ")} (transfer = out,in)
-  S:       ${SUBJECTS.join(", ")}
+  S:       ${SUBJECTS.join(", ")} (default), ${ALL_SUBJECTS.slice(SUBJECTS.length).join(", ")}
   --profile  write V8 CPU profiles of hsm-bridge to bench/profiles/ (summarise them with
              deno run -A bench/profile.ts bench/profiles)
   --bridge-flags, --bridge-env  run hsm-bridge with more deno flags / environment (diagnosis;
-             the results then go to bench/results-partial.json)`;
+             the results then go to bench/results-partial.json)
+  --local-broker  more lines for the local brokers' configuration (diagnosis, e.g.
+             "max_inflight_messages 100"; also the mosquitto bridge's broker)`;
 
 interface Options {
   quick: boolean;
@@ -52,6 +55,7 @@ interface Options {
   partial: boolean;
   bridgeFlags: string[];
   bridgeEnv: Record<string, string>;
+  localBroker: string[];
 }
 
 function usageError(message: string): never {
@@ -65,6 +69,7 @@ function parseArgs(args: string[]): Options {
     profile: false,
     bridgeFlags: [] as string[],
     bridgeEnv: {} as Record<string, string>,
+    localBroker: [] as string[],
   } as Options;
   let sections: string[] = [...SECTIONS];
   let subjects: string[] = [...SUBJECTS];
@@ -80,6 +85,7 @@ function parseArgs(args: string[]): Options {
     } else if (a === "--subjects") subjects = value().split(",");
     else if (a === "--rounds") rounds = Number(value());
     else if (a === "--out") out = value();
+    else if (a === "--local-broker") o.localBroker = value().split(";").map((l) => l.trim());
     else if (a === "--bridge-flags") o.bridgeFlags = value().split(/\s+/).filter(Boolean);
     else if (a === "--bridge-env") {
       for (const kv of value().split(",")) {
@@ -96,7 +102,7 @@ function parseArgs(args: string[]): Options {
     if (!SECTIONS.includes(s as Section)) usageError(`Unknown section "${s}"`);
   }
   for (const s of subjects) {
-    if (!SUBJECTS.includes(s as Subject)) usageError(`Unknown subject "${s}"`);
+    if (!ALL_SUBJECTS.includes(s as Subject)) usageError(`Unknown subject "${s}"`);
   }
   if (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) {
     usageError(`Invalid --rounds "${rounds}": expected a positive integer`);
@@ -105,8 +111,10 @@ function parseArgs(args: string[]): Options {
   o.subjects = subjects as Subject[];
   o.rounds = rounds ?? (o.quick ? 1 : 3);
   // Only a full run replaces the committed bench/results.json.
-  o.partial = o.quick || sections.length < SECTIONS.length || subjects.length < SUBJECTS.length ||
-    o.rounds < 3 || o.profile || o.bridgeFlags.length > 0 || Object.keys(o.bridgeEnv).length > 0;
+  o.partial = o.quick || sections.length < SECTIONS.length ||
+    SUBJECTS.some((s) => !subjects.includes(s)) ||
+    o.rounds < 3 || o.profile || o.bridgeFlags.length > 0 || Object.keys(o.bridgeEnv).length > 0 ||
+    o.localBroker.length > 0;
   o.out = out ?? `${BENCH_DIR}${o.partial ? "results-partial.json" : "results.json"}`;
   return o;
 }
@@ -124,6 +132,7 @@ function transferConfig(o: Options, directions: Direction[]): TransferConfig {
     cpuProfileDir: o.profile ? `${BENCH_DIR}profiles` : undefined,
     bridgeDenoFlags: o.bridgeFlags,
     bridgeEnv: o.bridgeEnv,
+    localBrokerExtra: o.localBroker,
   };
 }
 
@@ -210,7 +219,7 @@ async function main(): Promise<number> {
         o.quick ? 10 : 30,
         tmp,
         progress,
-        { denoFlags: o.bridgeFlags, env: o.bridgeEnv },
+        { denoFlags: o.bridgeFlags, env: o.bridgeEnv, localBrokerExtra: o.localBroker },
       );
       r.startup = summariseStartup(s);
       r.errors.push(...s.errors);

@@ -18,8 +18,16 @@ import { onCleanup } from "./cleanup.ts";
 import type { Path } from "./load.ts";
 import { type Endpoint, WireClient, withTimeout } from "./mqtt_wire.ts";
 
+/** The subjects of a full run, in table order. */
 export const SUBJECTS = ["hsm-token", "hsm-file", "mosquitto", "direct"] as const;
-export type Subject = typeof SUBJECTS[number];
+/**
+ * Only with --subjects: hsm-bridge with the file key over Deno's TLS (`run --deno-tls`), to
+ * tell our TLS client's cost from the rest of the bridge.
+ */
+export const EXTRA_SUBJECTS = ["hsm-file-deno-tls"] as const;
+export const ALL_SUBJECTS = [...SUBJECTS, ...EXTRA_SUBJECTS] as const;
+export type Subject = typeof ALL_SUBJECTS[number];
+type HsmSubject = "hsm-token" | "hsm-file" | "hsm-file-deno-tls";
 
 export const DEVICE_ID = "bench-device";
 export const HEALTH_TOPIC = "te/device/main/service/tedge-mapper-bridge-c8y/status/health";
@@ -214,6 +222,8 @@ export interface RigOptions {
   cpuProfileDir?: string;
   /** More `deno run` flags for hsm-bridge (`--inspect=...`, `--v8-flags=...`): diagnostics. */
   denoFlags?: string[];
+  /** More configuration lines for the local broker(s) (diagnosis: max_inflight_messages). */
+  localBrokerExtra?: string[];
   /** More environment for hsm-bridge (MALLOC_ARENA_MAX, say): diagnostics. */
   env?: Record<string, string>;
   /** Time allowed from start to health up. */
@@ -251,7 +261,7 @@ export async function startRig(
       const local = await startBroker({
         dir: `${dir}/local`,
         persistence: true,
-        extra: env.mosquittoBridgeConfig(cloud.port),
+        extra: [...(opts.localBrokerExtra ?? []), ...env.mosquittoBridgeConfig(cloud.port)],
       });
       stops.push(() => local.stop());
       return {
@@ -263,7 +273,11 @@ export async function startRig(
         stop: stopAll,
       };
     }
-    const local = await startBroker({ dir: `${dir}/local`, persistence: true });
+    const local = await startBroker({
+      dir: `${dir}/local`,
+      persistence: true,
+      extra: opts.localBrokerExtra,
+    });
     stops.push(() => local.stop("SIGKILL"));
     const started = await startHsmBridge(env, subject, dir, cloud.port, local.port, opts);
     stops.push(started.stop);
@@ -285,7 +299,7 @@ export async function startRig(
 /** Starts `hsm-bridge run` and waits for health `up` on the local broker. */
 async function startHsmBridge(
   env: BenchEnv,
-  subject: "hsm-token" | "hsm-file",
+  subject: HsmSubject,
   dir: string,
   cloudPort: number,
   localPort: number,
@@ -304,6 +318,7 @@ async function startHsmBridge(
     await health.subscribe(HEALTH_TOPIC, 1);
     const t0 = performance.now();
     const args = ["run", "--config", config];
+    if (subject === "hsm-file-deno-tls") args.push("--deno-tls");
     const envVars = { ...env.hsm.env, TEDGE_CONFIG_DIR: dir, ...opts.env };
     const denoFlags = [
       ...(opts.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfileDir}`] : []),

@@ -1,12 +1,13 @@
 /** The benchmark's stdout: one table per section, then the load generator checks and targets. */
 import type { Results } from "./results.ts";
-import { SUBJECTS } from "./rig.ts";
+import { ALL_SUBJECTS as SUBJECTS } from "./rig.ts";
 import type { Figure } from "./stats.ts";
 import { sizeName } from "./transfer.ts";
 
 const LABEL: Record<string, string> = {
   "hsm-token": "hsm-bridge, SoftHSM key",
   "hsm-file": "hsm-bridge, file key",
+  "hsm-file-deno-tls": "hsm-bridge, file key, Deno TLS",
   mosquitto: "mosquitto bridge",
   direct: "direct (ceiling)",
 };

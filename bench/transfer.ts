@@ -30,6 +30,8 @@ export interface TransferConfig {
   /** Diagnostics: more `deno run` flags / environment for hsm-bridge. */
   bridgeDenoFlags?: string[];
   bridgeEnv?: Record<string, string>;
+  /** Diagnosis: more configuration lines for the local broker(s). */
+  localBrokerExtra?: string[];
 }
 
 export interface ThroughputSample extends ThroughputResult {
@@ -96,6 +98,7 @@ async function oneRig(
     cpuProfileDir: cfg.cpuProfileDir ? `${cfg.cpuProfileDir}/${subject}-${round}` : undefined,
     denoFlags: cfg.bridgeDenoFlags,
     env: cfg.bridgeEnv,
+    localBrokerExtra: cfg.localBrokerExtra,
   });
   try {
     for (const direction of cfg.directions) {
