@@ -94,7 +94,12 @@ export class BridgeRule {
   }
 
   /** A rule from already-checked parts (the built-in defaults). */
-  static of(topic: string, direction: Direction, localPrefix: string, remotePrefix = "") {
+  static of(
+    topic: string,
+    direction: Direction,
+    localPrefix: string,
+    remotePrefix = "",
+  ): BridgeRule {
     return BridgeRule.parse({ topic, direction, local_prefix: localPrefix }, {
       remote_prefix: remotePrefix,
     });
