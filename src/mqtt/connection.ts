@@ -15,6 +15,7 @@
  *
  * (`customHandleAcks` would be the other route, but mqtt.js honours it on MQTT 5 only.)
  */
+import "./_quiet_debug.ts"; // before mqtt.js loads
 import { Buffer } from "node:buffer";
 import { type IClientOptions, MqttClient } from "mqtt";
 import { type TransportDuplex, transportDuplex } from "./duplex.ts";
