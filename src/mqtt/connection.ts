@@ -9,7 +9,8 @@
  *    call back at once with a marker error. mqtt.js then skips the PUBACK (its QoS 1 path only
  *    sends one when the callback succeeds) and goes on to the next packet, so the broker can
  *    keep its whole in-flight window coming.
- * 2. When the other side has taken the message, `ack(messageId)` writes the PUBACK.
+ * 2. When the other side has taken the message, `ack(messageId)` queues its PUBACK; the
+ *    PUBACKs queued in one event-loop turn go out together (acks.ts).
  * 3. A message never acked is redelivered by the broker on the next connection of a
  *    persistent session (MQTT 3.1.1 section 4.4).
  *
@@ -18,6 +19,7 @@
 import "./_quiet_debug.ts"; // before mqtt.js loads
 import { Buffer } from "node:buffer";
 import { type IClientOptions, MqttClient } from "mqtt";
+import { AckBatcher } from "./acks.ts";
 import { type TransportDuplex, transportDuplex } from "./duplex.ts";
 import type { ByteTransport, TransportFactory } from "./transport.ts";
 
@@ -95,14 +97,11 @@ const CONNACK_3_1_1: Record<number, string> = {
 const HOLD_ACK = new Error("PUBACK held until the message is forwarded");
 
 type PublishCallback = (error?: Error) => void;
-/** mqtt.js's internal packet writer (used for the delayed PUBACK). */
-function sendPacket(client: MqttClient, packet: Record<string, unknown>): void {
-  (client as unknown as { _sendPacket(p: Record<string, unknown>): void })._sendPacket(packet);
-}
 
 export class MqttConnection {
   #client!: MqttClient;
   #duplex!: TransportDuplex;
+  #acks!: AckBatcher;
   #open = false;
   #lastError: Error | undefined;
   #closeReason: string | undefined;
@@ -143,6 +142,10 @@ export class MqttConnection {
     const duplex = this.#duplex = transportDuplex(transport);
     const client = new MqttClient(() => duplex, clientOptions(o, timeoutMs));
     this.#client = client;
+    // PUBACKs bypass mqtt.js: whole packets into the same stream, so never inside another.
+    this.#acks = new AckBatcher((bytes) => {
+      if (this.#open && !duplex.writableEnded && !duplex.destroyed) duplex.write(bytes);
+    });
     client.handleMessage = (packet, callback) => {
       const qos = packet.qos === 0 ? 0 : 1;
       const message: IncomingMessage = {
@@ -193,6 +196,7 @@ export class MqttConnection {
   #onClose(): void {
     if (this.#closeReason !== undefined) return;
     this.#open = false;
+    this.#acks.clear();
     this.#closeReason = this.#describeClose();
     // A closed mqtt.js client must not try to reconnect or keep timers.
     this.#client.end(true);
@@ -259,14 +263,12 @@ export class MqttConnection {
     this.#client.publish(topic, toBuffer(payload), opts, (err) => callback?.(err));
   }
 
-  /** Sends the PUBACK of a held QoS 1 message (nothing when the connection is gone). */
+  /**
+   * Sends the PUBACK of a held QoS 1 message within this event-loop turn (nothing when the
+   * connection is gone: a persistent session's broker redelivers the message).
+   */
   ack(messageId: number): void {
-    if (!this.#open) return;
-    // No reason code on MQTT 3.1.1; 0 (success) on MQTT 5.
-    const packet = this.options.protocolVersion === 5
-      ? { cmd: "puback", messageId, reasonCode: 0 }
-      : { cmd: "puback", messageId };
-    sendPacket(this.#client, packet);
+    if (this.#open) this.#acks.add(messageId);
   }
 
   /**
@@ -286,6 +288,7 @@ export class MqttConnection {
   async end(timeoutMs = 2_000): Promise<void> {
     if (this.#open) {
       this.#lastError = new Error("disconnected by the bridge");
+      this.#acks.flush(); // before the DISCONNECT
       this.#client.end(false);
       const timer = setTimeout(() => this.#client.end(true), timeoutMs);
       await this.closed;
