@@ -20,6 +20,7 @@ import "./_quiet_debug.ts"; // before mqtt.js loads
 import { Buffer } from "node:buffer";
 import { type IClientOptions, MqttClient } from "mqtt";
 import { AckBatcher } from "./acks.ts";
+import { storeWithoutCopy } from "./_mqttjs.ts";
 import { type TransportDuplex, transportDuplex } from "./duplex.ts";
 import type { ByteTransport, TransportFactory } from "./transport.ts";
 
@@ -142,6 +143,7 @@ export class MqttConnection {
     const duplex = this.#duplex = transportDuplex(transport);
     const client = new MqttClient(() => duplex, clientOptions(o, timeoutMs));
     this.#client = client;
+    storeWithoutCopy(client);
     // PUBACKs bypass mqtt.js: whole packets into the same stream, so never inside another.
     this.#acks = new AckBatcher((bytes) => {
       if (this.#open && !duplex.writableEnded && !duplex.destroyed) duplex.write(bytes);
@@ -260,7 +262,8 @@ export class MqttConnection {
       callback?.(new Error("Connection closed"));
       return;
     }
-    this.#client.publish(topic, toBuffer(payload), opts, (err) => callback?.(err));
+    // mqtt.js calls back with (error, packet); ours ignores the packet.
+    this.#client.publish(topic, toBuffer(payload), opts, callback);
   }
 
   /**
