@@ -82,6 +82,19 @@ export interface HalfBridgeCounters {
   echoes: number;
 }
 
+/** Publish options by QoS and retain flag: shared, not one object per message. */
+const PUBLISH_OPTIONS = [
+  [{ qos: 0, retain: false }, { qos: 0, retain: true }],
+  [{ qos: 1, retain: false }, { qos: 1, retain: true }],
+] as const;
+
+/** Acks a QoS 1 message at its source, if that connection is still open. */
+function ackNow(message: SourceMessage, source: SourceLink): void {
+  if (message.qos === 1 && message.messageId !== undefined && source.isOpen) {
+    source.ack(message.messageId);
+  }
+}
+
 interface Pending {
   readonly topic: string;
   readonly payload: Uint8Array;
@@ -140,32 +153,29 @@ export class HalfBridge {
   /** Step 1-2: a message from the source. */
   accept(message: SourceMessage, source: SourceLink): void {
     const { topic, payload, qos, messageId } = message;
-    const ackNow = () => {
-      if (qos === 1 && messageId !== undefined) source.ack(messageId);
-    };
     // Shutting down: QoS 1 stays unacked (the broker keeps it), QoS 0 is dropped.
     if (!this.#accepting) return;
     if (this.options.echoesFromSource?.isEcho(topic, payload)) {
       this.counters.echoes++;
       this.options.log.debug("Echo of a forwarded message not sent back", { topic });
-      return ackNow();
+      return ackNow(message, source);
     }
     const target = this.options.route(topic);
     if (target === undefined) {
-      return this.#drop(message, "no bridge rule matches the topic", ackNow);
+      return this.#drop(message, source, "no bridge rule matches the topic");
     }
     const max = this.options.maxPayloadBytes;
     if (max !== undefined && payload.length > max) {
       return this.#drop(
         message,
+        source,
         `payload of ${payload.length} bytes exceeds the maximum of ${max} bytes`,
-        ackNow,
       );
     }
     const waitsQos0 = qos === 0 && !this.#target?.isOpen;
     if (waitsQos0) {
       if (this.#queuedQos0 >= (this.options.maxQueuedQos0 ?? 1000)) {
-        return this.#drop(message, "QoS 0 queue is full while the target is down", ackNow);
+        return this.#drop(message, source, "QoS 0 queue is full while the target is down");
       }
       this.#queuedQos0++;
     }
@@ -185,14 +195,15 @@ export class HalfBridge {
     this.#checkPressure();
   }
 
-  #drop(message: SourceMessage, why: string, ackNow: () => void): void {
+  /** Drops a message with a warning and acks it at its source. */
+  #drop(message: SourceMessage, source: SourceLink, why: string): void {
     this.counters.dropped++;
     this.options.log.warn(`Message dropped (${this.options.name}): ${why}`, {
       topic: message.topic,
       qos: message.qos,
       bytes: message.payload.length,
     });
-    ackNow();
+    ackNow(message, source);
   }
 
   /** The target is connected and its subscription gate is open: send what waits. */
@@ -257,7 +268,7 @@ export class HalfBridge {
   #send(seq: number, entry: Pending, target: TargetLink): void {
     const echo = this.options.echoesToTarget;
     if (echo?.echoes(entry.topic)) echo.breaker.expect(entry.topic, entry.payload);
-    const opts = { qos: entry.qos, retain: entry.retain };
+    const opts = PUBLISH_OPTIONS[entry.qos][entry.retain ? 1 : 0];
     if (entry.qos === 0) {
       // Untracked: gone from our hands once written.
       if (entry.waitsQos0) this.#queuedQos0--;
@@ -287,11 +298,7 @@ export class HalfBridge {
       this.#pending.delete(seq);
       entry.sentOn = undefined;
       this.#inFlight--;
-      this.#drop(
-        { topic: entry.topic, payload: entry.payload, qos: 1, retain: entry.retain },
-        `target broker refused it: ${error.message}`,
-        () => this.#ackSource(entry),
-      );
+      this.#drop(entry, entry.source, `target broker refused it: ${error.message}`);
       this.#checkIdle();
       this.#checkPressure();
       return;
@@ -300,12 +307,8 @@ export class HalfBridge {
     entry.sentOn = undefined;
     this.#inFlight--;
     this.counters.forwarded++;
-    this.#ackSource(entry);
+    ackNow(entry, entry.source);
     this.#checkIdle();
     this.#checkPressure();
-  }
-
-  #ackSource(entry: Pending): void {
-    if (entry.messageId !== undefined && entry.source.isOpen) entry.source.ack(entry.messageId);
   }
 }

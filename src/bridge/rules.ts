@@ -187,6 +187,8 @@ export class BridgeRules {
 
   /** The cloud route of a local message, or undefined when no rule matches. */
   routeToRemote(localTopic: string): Route | undefined {
+    const hit = this.#toRemote.get(localTopic); // first: no closure per message
+    if (hit !== undefined) return hit ?? undefined;
     return cached(this.#toRemote, localTopic, (levels) => {
       for (const rule of this.rules) {
         const topic = rule.toRemote(localTopic, levels);
@@ -197,6 +199,8 @@ export class BridgeRules {
 
   /** The local route of a cloud message, or undefined when no rule matches. */
   routeToLocal(remoteTopic: string): Route | undefined {
+    const hit = this.#toLocal.get(remoteTopic);
+    if (hit !== undefined) return hit ?? undefined;
     return cached(this.#toLocal, remoteTopic, (levels) => {
       for (const rule of this.rules) {
         const topic = rule.toLocal(remoteTopic, levels);
@@ -231,13 +235,12 @@ function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
+/** Finds and remembers a route the cache did not have. */
 function cached(
   cache: Map<string, Route | null>,
   topic: string,
   find: (levels: string[]) => Route | undefined,
 ): Route | undefined {
-  const hit = cache.get(topic);
-  if (hit !== undefined) return hit ?? undefined;
   const route = find(topic.split("/"));
   if (cache.size >= ROUTE_CACHE_SIZE) cache.clear();
   cache.set(topic, route ?? null);
