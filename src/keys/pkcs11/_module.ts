@@ -17,6 +17,8 @@ export type Handle = Buffer;
 
 const log = getLogger("pkcs11");
 
+globalThis.addEventListener("unload", () => Pkcs11Module.finalizeAll());
+
 /** Vendor-neutral constants pkcs11js does not export (PKCS#11 v3.0). */
 export const CKK_EC_EDWARDS = 0x40;
 export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
@@ -174,6 +176,20 @@ export class Pkcs11Module {
   /** Drops one user; the last one finalises and unloads the library. */
   release(): void {
     if (--this.#users > 0) return;
+    this.#unload();
+  }
+
+  /**
+   * Finalises every library still loaded when the program ends (a key nobody closed, an error
+   * path). Without C_Finalize some libraries crash at exit: SoftHSM with OpenSSL 3 frees its
+   * crypto objects after OpenSSL's own exit handler has torn OpenSSL down ("corrupted size vs.
+   * prev_size"), turning a successful run into an abort.
+   */
+  static finalizeAll(): void {
+    for (const mod of [...Pkcs11Module.#loaded.values()]) mod.#unload();
+  }
+
+  #unload(): void {
     Pkcs11Module.#loaded.delete(this.path);
     try {
       this.#p11.C_Finalize();
