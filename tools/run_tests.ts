@@ -35,6 +35,11 @@ async function runTests(extra: string[]): Promise<{ ok: boolean; summary: string
   // deno test ends with e.g. "ok | 12 passed (3 steps) | 0 failed (1s)".
   const m = [...tail.matchAll(/(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed/g)].pop();
   if (!m) return { ok: false, summary: "0 passed, 1 failed" };
+  if (code !== 0 && m[2] === "0") {
+    console.log(
+      `== deno test exited with code ${code} after reporting no failure (a crash at exit?)`,
+    );
+  }
   return { ok: code === 0, summary: `${m[1]} passed, ${m[2]} failed` };
 }
 
