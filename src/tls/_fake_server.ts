@@ -159,15 +159,15 @@ export class FakeServer {
     await this.#t.write(bytes);
     const hs = EarlySecret.create(suite).handshakeSecret(await ours.sharedSecret(share.key));
     const secrets = hs.trafficSecrets(this.#transcript.digest());
-    this.#out = await RecordEncrypter.create(secrets.server);
-    this.#in = await RecordDecrypter.create(secrets.client);
+    this.#out = RecordEncrypter.create(secrets.server);
+    this.#in = RecordDecrypter.create(secrets.client);
     await this.#sendFlight(secrets.server);
     const app = hs.masterSecret().applicationTrafficSecrets(this.#transcript.digest());
     this.#serverApp = app.server;
     this.#clientApp = app.client;
     await this.#readClientFlight(secrets.client);
-    this.#out = await RecordEncrypter.create(app.server);
-    this.#in = await RecordDecrypter.create(app.client);
+    this.#out = RecordEncrypter.create(app.server);
+    this.#in = RecordDecrypter.create(app.client);
   }
 
   async #readClientHello(): Promise<ClientHello> {
@@ -305,8 +305,8 @@ export class FakeServer {
       if (!raw) return null;
       if (raw.type === ContentType.change_cipher_spec) continue;
       if (this.#in && raw.type === ContentType.application_data) {
-        const o = await this.#in.open(raw.header, raw.fragment);
-        return { type: o.type, content: o.content.slice() };
+        const o = this.#in.open(raw.header, raw.fragment);
+        return { type: o.type, content: o.content };
       }
       return { type: raw.type, content: raw.fragment.slice() };
     }
@@ -328,10 +328,20 @@ export class FakeServer {
   }
 
   async sendRecord(type: number, content: Uint8Array): Promise<void> {
-    const rec = this.#out
-      ? await this.#out.sealRecord(type, content)
-      : encodePlaintextRecord(type, content);
-    await this.#t.write(rec);
+    await this.#t.write(this.record(type, content));
+  }
+
+  /** The bytes of one record as sendRecord() would send it (it takes a sequence number). */
+  record(type: number, content: Uint8Array): Uint8Array {
+    return this.#out ? this.#out.sealRecord(type, content) : encodePlaintextRecord(type, content);
+  }
+
+  /** A KeyUpdate record, after which the server's sending keys move on (for sendRaw()). */
+  keyUpdateRecord(requested: boolean): Uint8Array {
+    const rec = this.record(ContentType.handshake, encodeKeyUpdate(requested));
+    this.#serverApp = this.#serverApp!.next();
+    this.#out = RecordEncrypter.create(this.#serverApp);
+    return rec;
   }
 
   /** Sends raw bytes. */
@@ -341,9 +351,7 @@ export class FakeServer {
 
   /** KeyUpdate from the server, then its sending keys move on (RFC 8446 4.6.3). */
   async sendKeyUpdate(requested: boolean): Promise<void> {
-    await this.sendRecord(ContentType.handshake, encodeKeyUpdate(requested));
-    this.#serverApp = this.#serverApp!.next();
-    this.#out = await RecordEncrypter.create(this.#serverApp);
+    await this.sendRaw(this.keyUpdateRecord(requested));
   }
 
   /** Reads application data; a KeyUpdate from the client moves the receiving keys on. */
@@ -359,7 +367,7 @@ export class FakeServer {
       if (r.type === ContentType.handshake && r.content[0] === 24) {
         this.result.keyUpdates = (this.result.keyUpdates ?? 0) + 1;
         this.#clientApp = this.#clientApp!.next();
-        this.#in = await RecordDecrypter.create(this.#clientApp);
+        this.#in = RecordDecrypter.create(this.#clientApp);
         if (r.content[4] === 1) await this.sendKeyUpdate(false);
       }
     }

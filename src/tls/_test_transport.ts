@@ -65,14 +65,16 @@ class Channel {
   }
 }
 
-/** An in-memory byte stream end; `records` counts writes for coalescing tests. */
+/** An in-memory byte stream end; `writes` and `reads` count calls for coalescing tests. */
 export class PipeEnd implements RawTransport {
   writes = 0;
+  reads = 0;
   bytesWritten = 0;
   #closed = false;
   constructor(private readonly inbound: Channel, private readonly outbound: Channel) {}
 
   async read(buffer: Uint8Array): Promise<number | null> {
+    this.reads++;
     while (this.inbound.chunks.length === 0) {
       if (this.inbound.ended || this.#closed) {
         if (this.#closed) throw new Deno.errors.BadResource("closed");

@@ -41,10 +41,10 @@ export async function sendClientFlight(
   // Finished (4.4.4) over the transcript through our CertificateVerify.
   const finished = encodeFinished(input.handshakeSecret.finishedVerifyData(t.digest()));
   t.add(finished);
-  const applicationKeys = await RecordEncrypter.create(input.applicationSecret);
+  const applicationKeys = RecordEncrypter.create(input.applicationSecret);
   await layer.enqueueWrite(async () => {
     // The client handshake keys were installed when the ServerHello arrived.
-    const records = await layer.encodeRecords(
+    const records = layer.encodeRecords(
       ContentType.handshake,
       concatBytes(...messages, finished),
     );

@@ -5,7 +5,12 @@
  * Writes: `write()` only queues a reference. The first write of a tick queues one flush task on
  * the record layer's write queue; when it runs, it takes everything queued so far and packs it
  * into records of up to 2^14 bytes built in place in one output buffer (header, plaintext,
- * content type), encrypts each record with one AEAD call, and writes the buffer at once.
+ * content type), encrypts each record in place, and writes the buffer at once.
+ *
+ * Reads: every record already buffered is opened synchronously (the AEADs are synchronous), and
+ * the data of consecutive application_data records goes out as one chunk; the socket is read
+ * only when no whole record is left. A read() that finds data buffered answers without waiting
+ * for the event loop.
  *
  * Errors: the first fatal error is kept; the alert it calls for is sent, the socket closed, and
  * every later call fails with that same error.
@@ -13,7 +18,7 @@
 
 import { getLogger } from "../log.ts";
 import { Alert, encodeAlert, isAlertName, receivedAlertError } from "./alert.ts";
-import { TAG_LENGTH } from "./cipher_suites.ts";
+import { concatBytes } from "./codec.ts";
 import {
   TlsAlertReceivedError,
   TlsClosedError,
@@ -33,9 +38,9 @@ import {
   handshakeTypeName,
 } from "./messages/mod.ts";
 import type { HandshakeInfo, TlsConnection } from "./options.ts";
-import { ContentType, MAX_PLAINTEXT, messageOf, RECORD_HEADER_LENGTH } from "./record.ts";
-import type { RecordLayer } from "./record_layer.ts";
-import { RecordDecrypter, RecordEncrypter, writeCiphertextHeader } from "./record_protection.ts";
+import { ContentType, MAX_PLAINTEXT, messageOf } from "./record.ts";
+import type { InboundRecord, RecordLayer } from "./record_layer.ts";
+import { RecordDecrypter, RecordEncrypter } from "./record_protection.ts";
 
 const log = getLogger("tls");
 
@@ -46,17 +51,9 @@ const log = getLogger("tls");
 const KEY_UPDATE_AFTER_RECORDS = 2 ** 24;
 /** How long close() waits for queued writes and close_notify before closing anyway. */
 const CLOSE_TIMEOUT_MS = 5_000;
-/** Per-record overhead: header, content type byte, AEAD tag. */
-const RECORD_OVERHEAD = RECORD_HEADER_LENGTH + 1 + TAG_LENGTH;
 
 /** What #readOne returns for a NewSessionTicket when asked to stop there. */
 const TICKET = Symbol("NewSessionTicket");
-
-interface Batch {
-  readonly promise: Promise<void>;
-  resolve(): void;
-  reject(err: unknown): void;
-}
 
 export class TlsConnectionImpl implements TlsConnection {
   readonly info: HandshakeInfo;
@@ -66,13 +63,18 @@ export class TlsConnectionImpl implements TlsConnection {
   #serverSecret: ApplicationTrafficSecret;
   readonly #messages = new HandshakeReassembler();
   #reads: Promise<unknown> = Promise.resolve();
+  /** Reads queued on #reads and not settled yet. */
+  #queuedReads = 0;
+  /** A record read after data in the same go, handled by the next read. */
+  #held: InboundRecord | undefined;
   #readEnded = false;
   #error: TlsError | undefined;
   #closing: Promise<void> | undefined;
   #resolveClosed!: () => void;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
-  #batch: Batch | undefined;
+  /** The flush that takes writes issued now (queued, not started yet). */
+  #batch: Promise<void> | undefined;
   #keyUpdateOwed = false;
   /** Data read by awaitAcceptance(), handed out by the next read(). */
   readonly #stash: Uint8Array[] = [];
@@ -90,89 +92,150 @@ export class TlsConnectionImpl implements TlsConnection {
   }
 
   read(): Promise<Uint8Array | null> {
-    const next = this.#reads.then(() => this.#stash.shift() ?? this.#readOne(false));
-    this.#reads = next.catch(() => {});
+    // Fast path: no read waiting before this one, and data already buffered (or an error or
+    // the end already known): answered without waiting for the socket.
+    if (this.#queuedReads === 0) {
+      const stashed = this.#stash.shift();
+      if (stashed) return Promise.resolve(stashed);
+      try {
+        const got = this.#takeBuffered(false);
+        if (got !== undefined) return Promise.resolve(got);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.#queueRead(() => this.#stash.shift() ?? this.#readOne(false));
+  }
+
+  /** Runs `task` after every read queued before it: one read at a time is served. */
+  #queueRead<T>(task: () => T | Promise<T>): Promise<T> {
+    this.#queuedReads++;
+    const next = this.#reads.then(task);
+    this.#reads = next.then(this.#readDone, this.#readDone);
     return next;
   }
 
-  /**
-   * Waits up to `timeoutMs` for the server's first word after the handshake. TLS 1.3 servers
-   * refuse a client certificate only after our Finished, so a completed handshake does not yet
-   * mean the server accepted us. Resolves "accepted" on a NewSessionTicket or data (the data is
-   * kept for read()), "closed" when the server ended the stream, "silent" when nothing came in
-   * time; rejects with TlsAlertReceivedError when the server refused (bad_certificate, ...).
-   */
+  readonly #readDone = (): void => {
+    this.#queuedReads--;
+  };
+
+  /** See TlsConnection.awaitAcceptance: data that comes first is kept for read(). */
   awaitAcceptance(timeoutMs: number): Promise<"accepted" | "closed" | "silent"> {
-    const verdict = this.#reads.then(async () => {
+    const verdict = this.#queueRead(async () => {
       if (this.#stash.length) return "accepted" as const;
       const got = await this.#readOne(true);
       if (got === null) return "closed" as const;
       if (got !== TICKET) this.#stash.push(got);
       return "accepted" as const;
     });
-    this.#reads = verdict.catch(() => {});
+    verdict.catch(() => {});
     let timer: ReturnType<typeof setTimeout> | undefined;
     const silent = new Promise<"silent">((r) => timer = setTimeout(() => r("silent"), timeoutMs));
     return Promise.race([verdict, silent]).finally(() => clearTimeout(timer));
   }
 
-  /** One record's worth of progress; with `untilTicket`, a NewSessionTicket also returns. */
+  /** Reads until there is data, the end, or (with `untilTicket`) a NewSessionTicket. */
   async #readOne(untilTicket: true): Promise<Uint8Array | null | typeof TICKET>;
   async #readOne(untilTicket: false): Promise<Uint8Array | null>;
   async #readOne(untilTicket: boolean): Promise<Uint8Array | null | typeof TICKET> {
-    if (this.#error) throw this.#error;
-    if (this.#readEnded) return null;
-    try {
-      for (;;) {
-        const record = await this.#layer.read();
-        if (record === null) {
-          if (this.#messages.hasPartial) {
-            throw new TlsPeerMisbehavedError(
-              "Server closed the connection in the middle of a handshake message",
-              "unexpected_message",
-            );
-          }
-          this.#readEnded = true;
-          return null;
+    for (;;) {
+      const got = untilTicket ? this.#takeBuffered(true) : this.#takeBuffered(false);
+      if (got !== undefined) return got;
+      try {
+        if (await this.#layer.receive()) continue;
+        if (this.#messages.hasPartial) {
+          throw new TlsPeerMisbehavedError(
+            "Server closed the connection in the middle of a handshake message",
+            "unexpected_message",
+          );
         }
-        if (record.type === ContentType.application_data) {
-          // RFC 8446 5.1: handshake messages must not be interleaved with other records.
-          if (this.#messages.hasPartial) throw interleaved();
-          return record.content;
-        }
-        if (record.type === ContentType.alert) {
-          const err = receivedAlertError(record.content, "after the handshake");
-          // RFC 8446 6.1: close_notify and user_canceled are the closure alerts; whatever
-          // follows them is ignored.
-          if (
-            err instanceof TlsAlertReceivedError &&
-            (err.alertCode === Alert.close_notify || err.alertCode === Alert.user_canceled)
-          ) {
-            this.#readEnded = true;
-            return null;
-          }
-          throw err;
-        }
-        this.#messages.push(record.content);
-        let ticket = false;
-        for (let m = this.#messages.next(); m; m = this.#messages.next()) {
-          ticket ||= await this.#postHandshake(m);
-        }
-        if (ticket && untilTicket) return TICKET;
-      }
-    } catch (err) {
-      // Once we are closing, whatever the socket does is the end of the stream, not an error.
-      if (this.#closing && !this.#error) {
         this.#readEnded = true;
         return null;
+      } catch (err) {
+        return this.#readFailed(err);
       }
-      throw this.#fail(err);
     }
   }
 
-  /** Post-handshake messages (RFC 8446 4.6). */
-  /** Handles one; true for a NewSessionTicket. */
-  async #postHandshake(m: HandshakeMessage): Promise<boolean> {
+  /**
+   * Progress from the records already buffered, without waiting: the application data of every
+   * buffered record in a row (one array), null at the end, TICKET (with `untilTicket`), or
+   * undefined when more bytes are needed. Records are opened one by one, so a KeyUpdate takes
+   * effect before the record after it is decrypted. A record that comes after data (an alert,
+   * a ticket) is kept for the next call, so the data goes out first.
+   */
+  #takeBuffered(untilTicket: true): Uint8Array | null | typeof TICKET | undefined;
+  #takeBuffered(untilTicket: false): Uint8Array | null | undefined;
+  #takeBuffered(untilTicket: boolean): Uint8Array | null | typeof TICKET | undefined {
+    if (this.#error) throw this.#error;
+    if (this.#readEnded) return null;
+    let data: Uint8Array | undefined;
+    let more: Uint8Array[] | undefined;
+    try {
+      for (;;) {
+        const record = this.#held ?? this.#layer.readBuffered();
+        this.#held = undefined;
+        if (!record) break;
+        if (record.type === ContentType.application_data) {
+          // RFC 8446 5.1: handshake messages must not be interleaved with other records.
+          if (this.#messages.hasPartial) throw interleaved();
+          if (!data) data = record.content;
+          else (more ??= []).push(record.content);
+          continue;
+        }
+        if (data) {
+          this.#held = record;
+          break;
+        }
+        const got = this.#control(record);
+        if (got === null || (got === TICKET && untilTicket)) return got;
+      }
+    } catch (err) {
+      // Data authenticated before the failure is still handed out; the error ends the
+      // connection now and is what every later call gets.
+      if (!data) return this.#readFailed(err);
+      try {
+        this.#readFailed(err);
+      } catch { /* kept as #error: the next read throws it */ }
+    }
+    return more ? concatBytes(data!, ...more) : data;
+  }
+
+  /** An alert or a post-handshake record: null at a closure alert, TICKET for a ticket. */
+  #control(record: InboundRecord): null | typeof TICKET | undefined {
+    if (record.type === ContentType.alert) {
+      const err = receivedAlertError(record.content, "after the handshake");
+      // RFC 8446 6.1: close_notify and user_canceled are the closure alerts; whatever
+      // follows them is ignored.
+      if (
+        err instanceof TlsAlertReceivedError &&
+        (err.alertCode === Alert.close_notify || err.alertCode === Alert.user_canceled)
+      ) {
+        this.#readEnded = true;
+        return null;
+      }
+      throw err;
+    }
+    this.#messages.push(record.content);
+    let ticket = false;
+    for (let m = this.#messages.next(); m; m = this.#messages.next()) {
+      ticket = this.#postHandshake(m) || ticket;
+    }
+    return ticket ? TICKET : undefined;
+  }
+
+  /** A read failed: the end of the stream once we are closing, else a fatal error (thrown). */
+  #readFailed(err: unknown): null {
+    // Once we are closing, whatever the socket does is the end of the stream, not an error.
+    if (this.#closing && !this.#error) {
+      this.#readEnded = true;
+      return null;
+    }
+    throw this.#fail(err);
+  }
+
+  /** Handles one post-handshake message (RFC 8446 4.6); true for a NewSessionTicket. */
+  #postHandshake(m: HandshakeMessage): boolean {
     if (m.type === HandshakeType.new_session_ticket) {
       decodeNewSessionTicket(m.body); // well-formed, then dropped: we never resume
       return true;
@@ -189,7 +252,7 @@ export class TlsConnectionImpl implements TlsConnection {
     // 4.6.3: the next record is under the new keys, so the KeyUpdate must end its record.
     if (this.#messages.hasPartial) throw interleaved();
     this.#serverSecret = this.#serverSecret.next();
-    this.#layer.setDecrypter(await RecordDecrypter.create(this.#serverSecret));
+    this.#layer.setDecrypter(RecordDecrypter.create(this.#serverSecret));
     if (updateRequested && !this.#keyUpdateOwed) {
       // Several requests while we are silent get one answer (4.6.3).
       this.#keyUpdateOwed = true;
@@ -206,12 +269,9 @@ export class TlsConnectionImpl implements TlsConnection {
   async #keyUpdateNow(requestPeer: boolean): Promise<void> {
     this.#keyUpdateOwed = false;
     log.debug("KeyUpdate sent", { requestPeer });
-    const record = await this.#layer.encodeRecords(
-      ContentType.handshake,
-      encodeKeyUpdate(requestPeer),
-    );
+    const record = this.#layer.encodeRecords(ContentType.handshake, encodeKeyUpdate(requestPeer));
     this.#clientSecret = this.#clientSecret.next();
-    this.#layer.setEncrypter(await RecordEncrypter.create(this.#clientSecret));
+    this.#layer.setEncrypter(RecordEncrypter.create(this.#clientSecret));
     await this.#layer.writeBytes(record);
   }
 
@@ -230,22 +290,15 @@ export class TlsConnectionImpl implements TlsConnection {
     this.#pending.push(data);
     this.#pendingBytes += data.length;
     if (!this.#batch) {
-      let resolve!: () => void, reject!: (e: unknown) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
+      const batch = this.#layer.enqueueWrite(() => this.#flush()).catch((err) => {
+        throw this.#fail(err);
       });
       // A caller that does not await its write must not crash the process with an unhandled
       // rejection: the error is kept and every later call reports it.
-      promise.catch(() => {});
-      const batch: Batch = { promise, resolve, reject };
+      batch.catch(() => {});
       this.#batch = batch;
-      this.#layer.enqueueWrite(() => this.#flush()).then(
-        () => batch.resolve(),
-        (err) => batch.reject(this.#fail(err)),
-      );
     }
-    return this.#batch.promise;
+    return this.#batch;
   }
 
   #writeProblem(): TlsError | undefined {
@@ -265,45 +318,7 @@ export class TlsConnectionImpl implements TlsConnection {
     if (this.#layer.encrypter!.sequence + records >= KEY_UPDATE_AFTER_RECORDS) {
       await this.#keyUpdateNow(false);
     }
-    await this.#flushChunks(chunks, total, records);
-  }
-
-  async #flushChunks(chunks: Uint8Array[], total: number, records: number): Promise<void> {
-    const encrypter = this.#layer.encrypter!;
-    const out = new Uint8Array(total + records * RECORD_OVERHEAD);
-    const sealed: Promise<Uint8Array>[] = [];
-    const offsets: number[] = [];
-    let ci = 0, co = 0, at = 0;
-    for (let left = total; left > 0;) {
-      const n = Math.min(left, MAX_PLAINTEXT);
-      const headerAt = at;
-      writeCiphertextHeader(out, headerAt, n + 1 + TAG_LENGTH);
-      at += RECORD_HEADER_LENGTH;
-      const bodyAt = at;
-      for (let need = n; need > 0;) {
-        const c = chunks[ci];
-        const take = Math.min(need, c.length - co);
-        out.set(take === c.length ? c : c.subarray(co, co + take), at);
-        at += take;
-        need -= take;
-        co += take;
-        if (co === c.length) {
-          ci++;
-          co = 0;
-        }
-      }
-      out[at++] = ContentType.application_data;
-      // The AEAD reads its input when called; the ciphertext is copied back over it below.
-      sealed.push(
-        encrypter.seal(out.subarray(headerAt, bodyAt), out.subarray(bodyAt, bodyAt + n + 1)),
-      );
-      offsets.push(bodyAt);
-      at += TAG_LENGTH;
-      left -= n;
-    }
-    const bodies = await Promise.all(sealed);
-    for (let i = 0; i < bodies.length; i++) out.set(bodies[i], offsets[i]);
-    await this.#layer.writeBytes(out);
+    await this.#layer.writeBytes(this.#layer.encodeApplicationData(chunks, total));
   }
 
   close(): Promise<void> {
@@ -315,7 +330,7 @@ export class TlsConnectionImpl implements TlsConnection {
     if (!this.#error) {
       // Queued after every write already issued, so their data goes out first.
       const notify = this.#layer.enqueueWrite(async () => {
-        const alert = await this.#layer.encodeRecords(
+        const alert = this.#layer.encodeRecords(
           ContentType.alert,
           encodeAlert("close_notify"),
         );

@@ -111,7 +111,7 @@ export class ClientHandshake {
     const hello = await this.#readServerHelloAfterAnyRetry();
     const keys = await this.#acceptServerHello(hello.hello, hello.message);
     const flight = await this.#readServerFlight(keys.serverSecret);
-    const app = await this.#startApplicationKeys(keys.handshakeSecret);
+    const app = this.#startApplicationKeys(keys.handshakeSecret);
     const client = await this.#sendClientFlight(flight, keys.clientSecret, app.client);
     return {
       suite: keys.suite,
@@ -155,13 +155,13 @@ export class ClientHandshake {
   }
 
   /** Application traffic secrets; the server's take effect for reading at once (7.1). */
-  async #startApplicationKeys(handshakeSecret: HandshakeSecret) {
+  #startApplicationKeys(handshakeSecret: HandshakeSecret) {
     // RFC 8446 5.1: no handshake message may span the switch to application keys.
     this.#requireRecordBoundary("Finished");
     this.#layer.forbidChangeCipherSpec();
     const master = handshakeSecret.masterSecret();
     const app = master.applicationTrafficSecrets(this.#transcript.digest());
-    this.#layer.setDecrypter(await RecordDecrypter.create(app.server));
+    this.#layer.setDecrypter(RecordDecrypter.create(app.server));
     return app;
   }
 
@@ -205,7 +205,7 @@ export class ClientHandshake {
     // RFC 8446 5.1: an initial ClientHello may use record version 0x0301 for old middleboxes.
     await this.#layer.enqueueWrite(async () => {
       await this.#layer.writeBytes(
-        await this.#layer.encodeRecords(ContentType.handshake, message, 0x0301),
+        this.#layer.encodeRecords(ContentType.handshake, message, 0x0301),
       );
     });
   }
@@ -244,7 +244,7 @@ export class ClientHandshake {
     const sendCcs = this.#compatibilityMode;
     this.#ccsSent = sendCcs;
     await this.#layer.enqueueWrite(async () => {
-      const records = await this.#layer.encodeRecords(ContentType.handshake, ch2);
+      const records = this.#layer.encodeRecords(ContentType.handshake, ch2);
       // RFC 8446 D.4: the dummy change_cipher_spec goes right before the second ClientHello.
       await this.#layer.writeBytes(sendCcs ? concatBytes(CCS_RECORD, records) : records);
     });
@@ -267,9 +267,9 @@ export class ClientHandshake {
     const handshakeSecret = EarlySecret.create(suite).handshakeSecret(shared);
     const secrets = handshakeSecret.trafficSecrets(this.#transcript.digest());
     this.#requireRecordBoundary("ServerHello");
-    this.#layer.setDecrypter(await RecordDecrypter.create(secrets.server));
+    this.#layer.setDecrypter(RecordDecrypter.create(secrets.server));
     // From here on the server reads only protected records, our alerts included (RFC 8446 5).
-    const encrypter = await RecordEncrypter.create(secrets.client);
+    const encrypter = RecordEncrypter.create(secrets.client);
     await this.#layer.enqueueWrite(() => Promise.resolve(this.#layer.setEncrypter(encrypter)));
     return {
       suite,

@@ -212,9 +212,9 @@ async function clientFlightOf(v: Rfc8448Section): Promise<Uint8Array[]> {
   t.selectHash("SHA-256");
   t.add(v.Message_ServerHello);
   const hs = EarlySecret.create(suite).handshakeSecret(await share.sharedSecret(entry.keyExchange));
-  const d = await RecordDecrypter.create(hs.trafficSecrets(t.digest()).client);
+  const d = RecordDecrypter.create(hs.trafficSecrets(t.digest()).client);
   const rec = v.Record_ClientFinished;
-  const { content } = await d.open(rec.subarray(0, 5), rec.subarray(5));
+  const { content } = d.open(rec.subarray(0, 5), rec.subarray(5));
   return splitHandshakeMessages(content);
 }
 

@@ -29,7 +29,7 @@ export const MAX_PLAINTEXT = 16384;
 /** Largest TLSCiphertext fragment: 2^14 + 256 bytes. */
 export const MAX_CIPHERTEXT = 16384 + 256;
 
-/** One record as read: views into the reader's buffer, valid until the next `next()` call. */
+/** One record as read: views into the reader's buffer, valid until the reader reads again. */
 export interface RawRecord {
   readonly type: number;
   /** The 5-byte header (the AEAD's additional data for protected records). */
@@ -37,13 +37,20 @@ export interface RawRecord {
   readonly fragment: Uint8Array;
 }
 
+/** Room for several whole records, so that one socket read can bring in many. */
 const BUFFER_SIZE = 65536;
+/** A record as large as the limits allow: header and the largest ciphertext. */
+const MAX_RECORD = RECORD_HEADER_LENGTH + MAX_CIPHERTEXT;
 
-/** Frames records out of a byte transport. */
+/**
+ * Frames records out of a byte transport. Two ways in: `nextBuffered()` hands out records that
+ * are already in the buffer without waiting (the connection opens every buffered record in one
+ * go), `receive()` reads more; `next()` combines them.
+ */
 export class RecordReader {
   readonly #transport: RawTransport;
   readonly #stallTimeoutMs: number;
-  #buf = new Uint8Array(BUFFER_SIZE);
+  readonly #buf = new Uint8Array(BUFFER_SIZE);
   #start = 0;
   #end = 0;
 
@@ -62,91 +69,90 @@ export class RecordReader {
    * header, an oversized record, end of stream inside a record, or a mid-record stall.
    */
   async next(): Promise<RawRecord | null> {
-    try {
-      // 1. The header.
-      if (!await this.#fill(RECORD_HEADER_LENGTH)) return null;
-      const b = this.#buf;
-      const h = this.#start;
-      const type = b[h];
-      const length = (b[h + 3] << 8) | b[h + 4];
-      checkHeader(type, b[h + 1], b[h + 2], length);
-      // 2. The fragment.
-      const total = RECORD_HEADER_LENGTH + length;
-      if (!await this.#fill(total)) {
-        throw new TlsPeerMisbehavedError(
-          `Server closed the connection in the middle of a record (${
-            this.#end - this.#start
-          } of ${total} bytes received)`,
-          "decode_error",
-        );
-      }
-      const at = this.#start;
-      this.#start += total;
-      return {
-        type,
-        header: this.#buf.subarray(at, at + RECORD_HEADER_LENGTH),
-        fragment: this.#buf.subarray(at + RECORD_HEADER_LENGTH, at + total),
-      };
-    } finally {
-      this.#disarm();
+    for (;;) {
+      const record = this.nextBuffered();
+      if (record) return record;
+      if (!await this.receive()) return null;
     }
   }
 
   /**
-   * Makes sure `n` bytes from #start are buffered; false when the stream ended before any byte
-   * of them arrived (a clean end), throws when it ended part way (for n > header length the
-   * caller reports it).
+   * The next record if it is wholly buffered, else undefined (call `receive()`). The header is
+   * checked as soon as it is buffered: a hostile length is refused before we wait for its body.
    */
-  async #fill(n: number): Promise<boolean> {
-    if (this.#end - this.#start >= n) return true;
+  nextBuffered(): RawRecord | undefined {
+    const b = this.#buf;
+    const h = this.#start;
+    const available = this.#end - h;
+    if (available < RECORD_HEADER_LENGTH) return undefined;
+    const type = b[h];
+    const length = (b[h + 3] << 8) | b[h + 4];
+    checkHeader(type, b[h + 1], b[h + 2], length);
+    const total = RECORD_HEADER_LENGTH + length;
+    if (available < total) return undefined;
+    this.#start = h + total;
+    return {
+      type,
+      header: b.subarray(h, h + RECORD_HEADER_LENGTH),
+      fragment: b.subarray(h + RECORD_HEADER_LENGTH, h + total),
+    };
+  }
+
+  /**
+   * Reads more bytes from the transport (records handed out before become invalid). Resolves
+   * false at end of stream on a record boundary; throws when the stream ends inside a record,
+   * when a partly received record stalls, or when the transport fails.
+   */
+  async receive(): Promise<boolean> {
+    // Room for a whole record after #start; moving the tail happens once per ~64 KiB read.
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
-    } else if (this.#start + n > this.#buf.length) {
+    } else if (this.#start + MAX_RECORD > this.#buf.length) {
       this.#buf.copyWithin(0, this.#start, this.#end);
       this.#end -= this.#start;
       this.#start = 0;
     }
-    while (this.#end - this.#start < n) {
-      const partial = this.#end > this.#start;
-      if (partial) this.#arm();
-      const got = await this.#readSome();
-      if (got === null) {
-        if (!partial) return false;
-        if (n === RECORD_HEADER_LENGTH) {
-          throw new TlsPeerMisbehavedError(
-            "Server closed the connection in the middle of a record header",
-            "decode_error",
-          );
-        }
-        return false;
-      }
-      this.#end += got;
-      this.#progressAt = performance.now();
+    const partial = this.#end > this.#start;
+    if (partial) this.#arm();
+    let got: number | null;
+    try {
+      got = await this.#readSome();
+    } finally {
+      if (partial) this.#disarm();
     }
+    if (got === null) {
+      if (!partial) return false;
+      const held = this.#end - this.#start;
+      if (held < RECORD_HEADER_LENGTH) {
+        throw new TlsPeerMisbehavedError(
+          "Server closed the connection in the middle of a record header",
+          "decode_error",
+        );
+      }
+      const total = RECORD_HEADER_LENGTH + ((this.#buf[this.#start + 3] << 8) |
+        this.#buf[this.#start + 4]);
+      throw new TlsPeerMisbehavedError(
+        `Server closed the connection in the middle of a record (${held} of ${total} bytes ` +
+          "received)",
+        "decode_error",
+      );
+    }
+    this.#end += got;
     return true;
   }
 
-  // The stall timer: armed once a record is partly received, it fires only after
-  // #stallTimeoutMs without progress (re-arming itself for the rest otherwise), so a trickling
-  // peer costs one timer per stall period, not one per read.
+  // The stall timer: armed while we wait for the rest of a partly received record, so a
+  // server that stops mid-record fails after #stallTimeoutMs without a byte; each read that
+  // brings bytes ends that wait. Waits between records are not timed (an idle connection).
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #progressAt = 0;
   #stalled = false;
 
   #arm(): void {
-    if (this.#timer !== undefined) return;
-    this.#progressAt = performance.now();
-    const check = () => {
-      const idle = performance.now() - this.#progressAt;
-      if (idle >= this.#stallTimeoutMs) {
-        this.#timer = undefined;
-        this.#stalled = true;
-        closeQuietly(this.#transport); // ends the pending read
-      } else {
-        this.#timer = setTimeout(check, this.#stallTimeoutMs - idle);
-      }
-    };
-    this.#timer = setTimeout(check, this.#stallTimeoutMs);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#stalled = true;
+      closeQuietly(this.#transport); // ends the pending read
+    }, this.#stallTimeoutMs);
   }
 
   #disarm(): void {

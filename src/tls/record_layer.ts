@@ -13,6 +13,7 @@
 
 import { getLogger, isLogEnabled } from "../log.ts";
 import { type AlertName, encodeAlert } from "./alert.ts";
+import { TAG_LENGTH } from "./cipher_suites.ts";
 import { concatBytes } from "./codec.ts";
 import { TlsError, TlsLocalError, TlsPeerMisbehavedError } from "./errors.ts";
 import {
@@ -20,12 +21,18 @@ import {
   encodePlaintextRecord,
   MAX_PLAINTEXT,
   messageOf,
+  type RawRecord,
+  RECORD_HEADER_LENGTH,
   RecordReader,
 } from "./record.ts";
-import type { RecordDecrypter, RecordEncrypter } from "./record_protection.ts";
+import {
+  type RecordDecrypter,
+  type RecordEncrypter,
+  writeCiphertextHeader,
+} from "./record_protection.ts";
 import { closeQuietly, type RawTransport, writeAll } from "./transport.ts";
 
-/** A record's content after protection is removed. `content` is only valid until next read. */
+/** A record's content after protection is removed; `content` belongs to the caller. */
 export interface InboundRecord {
   readonly type: number;
   readonly content: Uint8Array;
@@ -33,6 +40,8 @@ export interface InboundRecord {
 
 /** Records in a row that carry no data before we call it a flood (RFC 8446 gives no limit). */
 const MAX_EMPTY_RECORDS = 32;
+/** Per-record overhead of application data: header, content type byte, AEAD tag. */
+const RECORD_OVERHEAD = RECORD_HEADER_LENGTH + 1 + TAG_LENGTH;
 /** How long a best-effort alert may take before the socket is closed anyway. */
 const ALERT_TIMEOUT_MS = 1_000;
 
@@ -86,57 +95,84 @@ export class RecordLayer {
   /** The next record with content, or null at end of stream on a record boundary. */
   async read(): Promise<InboundRecord | null> {
     for (;;) {
-      const raw = await this.#reader.next();
-      if (raw === null) return null;
-      if (raw.type === ContentType.change_cipher_spec) {
-        this.#checkCcs(raw.fragment);
-        this.#countEmpty();
-        continue;
-      }
-      let type = raw.type;
-      let content = raw.fragment;
-      if (this.#decrypter) {
-        if (type !== ContentType.application_data) {
-          throw new TlsPeerMisbehavedError(
-            `Server sent an unencrypted ${CONTENT_NAMES[type]} record after encryption started`,
-            "unexpected_message",
-          );
-        }
-        ({ type, content } = await this.#decrypter.open(raw.header, raw.fragment));
-        if (type === ContentType.change_cipher_spec) {
-          throw new TlsPeerMisbehavedError(
-            "Server sent an encrypted change_cipher_spec record",
-            "unexpected_message",
-          );
-        }
-        if (type < ContentType.alert || type > ContentType.application_data) {
-          throw new TlsPeerMisbehavedError(
-            `Server sent an encrypted record of unknown type ${type}`,
-            "unexpected_message",
-          );
-        }
-      } else if (type === ContentType.application_data) {
+      const record = this.readBuffered();
+      if (record) return record;
+      if (!await this.#reader.receive()) return null;
+    }
+  }
+
+  /** Reads more bytes (see RecordReader.receive): false at end of stream on a record boundary. */
+  receive(): Promise<boolean> {
+    return this.#reader.receive();
+  }
+
+  /**
+   * The next record with content if one is already buffered (decrypted now, synchronously),
+   * else undefined: then `read()` waits for more bytes. Records without content (CCS, empty
+   * application data) are consumed and counted on the way.
+   */
+  readBuffered(): InboundRecord | undefined {
+    for (;;) {
+      const raw = this.#reader.nextBuffered();
+      if (!raw) return undefined;
+      const record = this.#accept(raw);
+      if (record) return record;
+    }
+  }
+
+  /** Checks one record against the rules above and opens it; undefined for one without content. */
+  #accept(raw: RawRecord): InboundRecord | undefined {
+    if (raw.type === ContentType.change_cipher_spec) {
+      this.#checkCcs(raw.fragment);
+      this.#countEmpty();
+      return undefined;
+    }
+    let type = raw.type;
+    let content = raw.fragment;
+    if (this.#decrypter) {
+      if (type !== ContentType.application_data) {
         throw new TlsPeerMisbehavedError(
-          "Server sent application data before the handshake finished",
+          `Server sent an unencrypted ${CONTENT_NAMES[type]} record after encryption started`,
           "unexpected_message",
         );
       }
-      if (content.length === 0) {
-        if (type !== ContentType.application_data) {
-          throw new TlsPeerMisbehavedError(
-            `Server sent an empty ${CONTENT_NAMES[type]} record`,
-            "unexpected_message",
-          );
-        }
-        this.#countEmpty();
-        continue;
+      ({ type, content } = this.#decrypter.open(raw.header, raw.fragment));
+      if (type === ContentType.change_cipher_spec) {
+        throw new TlsPeerMisbehavedError(
+          "Server sent an encrypted change_cipher_spec record",
+          "unexpected_message",
+        );
       }
-      this.#emptyInARow = 0;
-      if (isLogEnabled("trace")) {
-        log.trace("record in", { type: CONTENT_NAMES[type], bytes: content.length });
+      if (type < ContentType.alert || type > ContentType.application_data) {
+        throw new TlsPeerMisbehavedError(
+          `Server sent an encrypted record of unknown type ${type}`,
+          "unexpected_message",
+        );
       }
-      return { type, content };
+    } else if (type === ContentType.application_data) {
+      throw new TlsPeerMisbehavedError(
+        "Server sent application data before the handshake finished",
+        "unexpected_message",
+      );
+    } else {
+      // A view into the reader's buffer: copied so that it outlives the next read.
+      content = content.slice();
     }
+    if (content.length === 0) {
+      if (type !== ContentType.application_data) {
+        throw new TlsPeerMisbehavedError(
+          `Server sent an empty ${CONTENT_NAMES[type]} record`,
+          "unexpected_message",
+        );
+      }
+      this.#countEmpty();
+      return undefined;
+    }
+    this.#emptyInARow = 0;
+    if (isLogEnabled("trace")) {
+      log.trace("record in", { type: CONTENT_NAMES[type], bytes: content.length });
+    }
+    return { type, content };
   }
 
   #checkCcs(fragment: Uint8Array): void {
@@ -193,25 +229,57 @@ export class RecordLayer {
 
   /**
    * Encodes `content` of `type` as records of at most 2^14 bytes, encrypted when write keys are
-   * installed (call inside `enqueueWrite`). Returns the bytes to write.
+   * installed (call inside `enqueueWrite`, so the keys are the ones in use). Returns the bytes
+   * to write.
    */
-  async encodeRecords(
-    type: number,
-    content: Uint8Array,
-    legacyVersion = 0x0303,
-  ): Promise<Uint8Array> {
+  encodeRecords(type: number, content: Uint8Array, legacyVersion = 0x0303): Uint8Array {
     const parts: Uint8Array[] = [];
     let at = 0;
     do {
       const piece = content.subarray(at, at + MAX_PLAINTEXT);
       parts.push(
         this.#encrypter
-          ? await this.#encrypter.sealRecord(type, piece)
+          ? this.#encrypter.sealRecord(type, piece)
           : encodePlaintextRecord(type, piece, legacyVersion),
       );
       at += MAX_PLAINTEXT;
     } while (at < content.length);
     return parts.length === 1 ? parts[0] : concatBytes(...parts);
+  }
+
+  /**
+   * Packs `chunks` (`total` bytes of application data) into as few records as possible, each
+   * built in place in one output buffer (header, data, content type) and encrypted there; call
+   * inside `enqueueWrite`. Returns the bytes to write.
+   */
+  encodeApplicationData(chunks: readonly Uint8Array[], total: number): Uint8Array {
+    const encrypter = this.#encrypter!;
+    const records = Math.ceil(total / MAX_PLAINTEXT);
+    const out = new Uint8Array(total + records * RECORD_OVERHEAD);
+    let ci = 0, co = 0, at = 0;
+    for (let left = total; left > 0;) {
+      const n = Math.min(left, MAX_PLAINTEXT);
+      const headerAt = at;
+      writeCiphertextHeader(out, headerAt, n + 1 + TAG_LENGTH);
+      at += RECORD_HEADER_LENGTH;
+      for (let need = n; need > 0;) {
+        const c = chunks[ci];
+        const take = Math.min(need, c.length - co);
+        out.set(take === c.length ? c : c.subarray(co, co + take), at);
+        at += take;
+        need -= take;
+        co += take;
+        if (co === c.length) {
+          ci++;
+          co = 0;
+        }
+      }
+      out[at++] = ContentType.application_data;
+      encrypter.sealInPlace(out, headerAt, n + 1);
+      at += TAG_LENGTH;
+      left -= n;
+    }
+    return out;
   }
 
   /**
@@ -222,7 +290,7 @@ export class RecordLayer {
     if (this.#closed) return;
     if (alert) {
       const send = this.enqueueWrite(async () => {
-        await this.writeBytes(await this.encodeRecords(ContentType.alert, encodeAlert(alert)));
+        await this.writeBytes(this.encodeRecords(ContentType.alert, encodeAlert(alert)));
       });
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<void>((r) => timer = setTimeout(r, ALERT_TIMEOUT_MS));

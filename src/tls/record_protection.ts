@@ -4,89 +4,75 @@
  * additional data. Each direction has its own keys and sequence number; a KeyUpdate or a
  * phase change replaces the whole object, which resets the sequence number to 0.
  *
- * AES-GCM runs on WebCrypto; ChaCha20-Poly1305 on node:crypto (WebCrypto lacks it).
+ * All three AEADs run on node:crypto, synchronously. WebCrypto's AES-GCM is an async op with a
+ * hop to a thread pool: 10-40 us per small record against 3.5-5 us here (bench/micro_aead.ts),
+ * and being synchronous lets the record layer open every record already buffered in one go.
+ * WebCrypto is faster per byte (about 40 us against 65 us for a full 16 KiB record), but records
+ * that large are rare on an MQTT bridge and the difference per message is small
+ * (bench/FINDINGS.md); one code path for every record size is worth more.
+ *
+ * Deno's node:crypto GCM compares the tag with a plain (not constant-time) comparison. A timing
+ * oracle on it needs many forgery attempts under one key; TLS 1.3 makes the first failure fatal
+ * (bad_record_mac closes the connection, and the next one has new keys), so it gives none.
  */
 
-import { createCipheriv, createDecipheriv } from "node:crypto";
+import { type CipherGCMTypes, createCipheriv, createDecipheriv } from "node:crypto";
 import type { CipherSuiteInfo } from "./cipher_suites.ts";
 import { IV_LENGTH, TAG_LENGTH } from "./cipher_suites.ts";
 import { TlsPeerMisbehavedError } from "./errors.ts";
 import type { AnyTrafficSecret, TrafficKeys } from "./key_schedule.ts";
 import { ContentType, MAX_PLAINTEXT, RECORD_HEADER_LENGTH } from "./record.ts";
 
-/** An AEAD with a fixed key. `open` returns null when authentication fails. */
-interface Aead {
-  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>;
-  open(nonce: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null>;
-}
+/**
+ * The node:crypto algorithm. Typed as the GCM names: the ChaCha20-Poly1305 cipher objects have
+ * the same AEAD methods, and the types have no overload for a union of the two.
+ */
+type AeadName = CipherGCMTypes;
 
-class AesGcm implements Aead {
-  constructor(private readonly key: CryptoKey) {}
+/** An AEAD with a fixed key (node:crypto; one cipher object per record, as its API needs). */
+class Aead {
+  readonly #algorithm: AeadName;
+  readonly #key: Uint8Array;
+  readonly #options = { authTagLength: TAG_LENGTH };
 
-  static async create(key: Uint8Array): Promise<AesGcm> {
-    const k = await crypto.subtle.importKey("raw", key as BufferSource, "AES-GCM", false, [
-      "encrypt",
-      "decrypt",
-    ]);
-    return new AesGcm(k);
+  constructor(suite: CipherSuiteInfo, key: Uint8Array) {
+    if (key.length !== suite.keyLength) {
+      throw new RangeError(`AEAD key of ${key.length} bytes does not fit ${suite.name}`);
+    }
+    this.#algorithm = suite.aead === "AES-GCM"
+      ? `aes-${suite.keyLength * 8}-gcm` as AeadName
+      : "chacha20-poly1305" as AeadName;
+    this.#key = key.slice();
   }
 
-  async seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
-    const ct = await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv: nonce as BufferSource, additionalData: aad as BufferSource },
-      this.key,
-      plaintext as BufferSource,
-    );
-    return new Uint8Array(ct);
+  /**
+   * Encrypts `buf[at, at + length)` and writes the ciphertext over it and the tag right after
+   * it (so `buf` needs TAG_LENGTH more bytes there). `aad` must not overlap that range.
+   */
+  sealInPlace(nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array, at: number, length: number) {
+    const c = createCipheriv(this.#algorithm, this.#key, nonce, this.#options);
+    c.setAAD(aad, { plaintextLength: length });
+    const body = c.update(buf.subarray(at, at + length));
+    c.final();
+    buf.set(body, at);
+    buf.set(c.getAuthTag(), at + length);
   }
 
-  async open(nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array): Promise<Uint8Array | null> {
+  /** The plaintext (a new array), or null when authentication fails. */
+  open(nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array): Uint8Array | null {
+    if (ct.length < TAG_LENGTH) return null;
+    const n = ct.length - TAG_LENGTH;
     try {
-      const pt = await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv: nonce as BufferSource, additionalData: aad as BufferSource },
-        this.key,
-        ct as BufferSource,
-      );
-      return new Uint8Array(pt);
+      const d = createDecipheriv(this.#algorithm, this.#key, nonce, this.#options);
+      d.setAuthTag(ct.subarray(n));
+      d.setAAD(aad, { plaintextLength: n });
+      const pt = d.update(ct.subarray(0, n));
+      d.final(); // throws when the tag does not verify; `pt` is then dropped unread
+      return new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength);
     } catch {
       return null;
     }
   }
-}
-
-class ChaCha20Poly1305 implements Aead {
-  constructor(private readonly key: Uint8Array) {}
-
-  seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array> {
-    const c = createCipheriv("chacha20-poly1305", this.key, nonce, { authTagLength: TAG_LENGTH });
-    c.setAAD(aad, { plaintextLength: plaintext.length });
-    const body = c.update(plaintext);
-    c.final();
-    const out = new Uint8Array(body.length + TAG_LENGTH);
-    out.set(body);
-    out.set(c.getAuthTag(), body.length);
-    return Promise.resolve(out);
-  }
-
-  open(nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array): Promise<Uint8Array | null> {
-    if (ct.length < TAG_LENGTH) return Promise.resolve(null);
-    try {
-      const d = createDecipheriv("chacha20-poly1305", this.key, nonce, {
-        authTagLength: TAG_LENGTH,
-      });
-      d.setAuthTag(ct.subarray(ct.length - TAG_LENGTH));
-      d.setAAD(aad, { plaintextLength: ct.length - TAG_LENGTH });
-      const pt = d.update(ct.subarray(0, ct.length - TAG_LENGTH));
-      d.final(); // throws when the tag does not verify
-      return Promise.resolve(new Uint8Array(pt));
-    } catch {
-      return Promise.resolve(null);
-    }
-  }
-}
-
-async function createAead(suite: CipherSuiteInfo, key: Uint8Array): Promise<Aead> {
-  return suite.aead === "AES-GCM" ? await AesGcm.create(key) : new ChaCha20Poly1305(key);
 }
 
 /** Sequence numbers are 64-bit; we stop well before a JS number loses precision. */
@@ -96,9 +82,12 @@ const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 abstract class RecordCipher {
   #seq = 0;
   readonly #iv: Uint8Array;
+  /** The nonce buffer, rewritten for each record: the AEAD copies it when a record starts. */
+  readonly #nonce = new Uint8Array(IV_LENGTH);
 
   protected constructor(protected readonly aead: Aead, iv: Uint8Array) {
-    this.#iv = iv;
+    if (iv.length !== IV_LENGTH) throw new RangeError(`IV of ${iv.length} bytes, expected 12`);
+    this.#iv = iv.slice();
   }
 
   /** Records protected so far with these keys. */
@@ -106,7 +95,10 @@ abstract class RecordCipher {
     return this.#seq;
   }
 
-  /** The per-record nonce (RFC 8446 section 5.3); advances the sequence number. */
+  /**
+   * The per-record nonce (RFC 8446 section 5.3); advances the sequence number. Valid until the
+   * next call: use it at once.
+   */
   protected nextNonce(): Uint8Array {
     const seq = this.#seq;
     if (seq >= MAX_SEQUENCE) {
@@ -114,7 +106,8 @@ abstract class RecordCipher {
       throw new Error("Record sequence number exhausted: keys must be updated");
     }
     this.#seq = seq + 1;
-    const nonce = this.#iv.slice();
+    const nonce = this.#nonce;
+    nonce.set(this.#iv);
     const hi = Math.floor(seq / 0x100000000);
     const lo = seq >>> 0;
     nonce[IV_LENGTH - 8] ^= hi >>> 24;
@@ -140,35 +133,52 @@ export function writeCiphertextHeader(out: Uint8Array, at: number, length: numbe
 
 /** Protects outgoing records of one direction. */
 export class RecordEncrypter extends RecordCipher {
-  static create(secret: AnyTrafficSecret): Promise<RecordEncrypter> {
+  static create(secret: AnyTrafficSecret): RecordEncrypter {
     return RecordEncrypter.fromKeys(secret.suite, secret.trafficKeys());
   }
 
-  static async fromKeys(suite: CipherSuiteInfo, keys: TrafficKeys): Promise<RecordEncrypter> {
-    return new RecordEncrypter(await createAead(suite, keys.key), keys.iv);
+  static fromKeys(suite: CipherSuiteInfo, keys: TrafficKeys): RecordEncrypter {
+    return new RecordEncrypter(new Aead(suite, keys.key), keys.iv);
   }
 
   /**
-   * Encrypts one TLSInnerPlaintext (content || content type || zero padding; the caller builds
-   * it, at most 2^14 + 1 bytes without padding) and returns the encrypted record body (ciphertext
-   * and tag). `header` must already hold the record header of length inner.length + 16: it is
-   * the additional data. The nonce is taken synchronously, so records are numbered in call order
-   * even when several seal() calls run at once. `inner` may be reused once this returns.
+   * Protects the record that starts at `buf[at]`: its 5-byte header (the additional data, with
+   * the length of the protected body, innerLength + 16) followed by the TLSInnerPlaintext
+   * (content || content type || zero padding, at most 2^14 + 256 bytes) of `innerLength`
+   * bytes. The plaintext is replaced by the ciphertext and the tag written after it, so `buf`
+   * must hold 16 more bytes there.
    */
-  seal(header: Uint8Array, inner: Uint8Array): Promise<Uint8Array> {
-    return this.aead.seal(this.nextNonce(), header, inner);
+  sealInPlace(buf: Uint8Array, at: number, innerLength: number): void {
+    const bodyAt = at + RECORD_HEADER_LENGTH;
+    this.aead.sealInPlace(
+      this.nextNonce(),
+      buf.subarray(at, bodyAt),
+      buf,
+      bodyAt,
+      innerLength,
+    );
+  }
+
+  /**
+   * Encrypts one TLSInnerPlaintext built by the caller and returns the record body (ciphertext
+   * and tag). `header` must hold the record header of length inner.length + 16.
+   */
+  seal(header: Uint8Array, inner: Uint8Array): Uint8Array {
+    const out = new Uint8Array(inner.length + TAG_LENGTH);
+    out.set(inner);
+    this.aead.sealInPlace(this.nextNonce(), header, out, 0, inner.length);
+    return out;
   }
 
   /** One whole record of `type` carrying `content` (handshake messages, alerts, KeyUpdate). */
-  async sealRecord(type: number, content: Uint8Array): Promise<Uint8Array> {
+  sealRecord(type: number, content: Uint8Array): Uint8Array {
     if (content.length > MAX_PLAINTEXT) throw new RangeError("Record content exceeds 2^14 bytes");
-    const inner = new Uint8Array(content.length + 1);
-    inner.set(content);
-    inner[content.length] = type;
-    const out = new Uint8Array(RECORD_HEADER_LENGTH + inner.length + TAG_LENGTH);
-    writeCiphertextHeader(out, 0, inner.length + TAG_LENGTH);
-    const body = await this.seal(out.subarray(0, RECORD_HEADER_LENGTH), inner);
-    out.set(body, RECORD_HEADER_LENGTH);
+    const innerLength = content.length + 1;
+    const out = new Uint8Array(RECORD_HEADER_LENGTH + innerLength + TAG_LENGTH);
+    writeCiphertextHeader(out, 0, innerLength + TAG_LENGTH);
+    out.set(content, RECORD_HEADER_LENGTH);
+    out[RECORD_HEADER_LENGTH + content.length] = type;
+    this.sealInPlace(out, 0, innerLength);
     return out;
   }
 }
@@ -181,20 +191,21 @@ export interface OpenedRecord {
 
 /** Removes protection from incoming records of one direction. */
 export class RecordDecrypter extends RecordCipher {
-  static create(secret: AnyTrafficSecret): Promise<RecordDecrypter> {
+  static create(secret: AnyTrafficSecret): RecordDecrypter {
     return RecordDecrypter.fromKeys(secret.suite, secret.trafficKeys());
   }
 
-  static async fromKeys(suite: CipherSuiteInfo, keys: TrafficKeys): Promise<RecordDecrypter> {
-    return new RecordDecrypter(await createAead(suite, keys.key), keys.iv);
+  static fromKeys(suite: CipherSuiteInfo, keys: TrafficKeys): RecordDecrypter {
+    return new RecordDecrypter(new Aead(suite, keys.key), keys.iv);
   }
 
   /**
    * Decrypts a TLSCiphertext whose header (5 bytes, the additional data) and body are given,
    * strips the zero padding and returns the real content type (RFC 8446 section 5.2 and 5.4).
+   * The content is a new array (the caller may keep it); `body` is left as it was.
    */
-  async open(header: Uint8Array, body: Uint8Array): Promise<OpenedRecord> {
-    const inner = await this.aead.open(this.nextNonce(), header, body);
+  open(header: Uint8Array, body: Uint8Array): OpenedRecord {
+    const inner = this.aead.open(this.nextNonce(), header, body);
     if (inner === null) {
       throw new TlsPeerMisbehavedError(
         "Server sent a record that fails authentication (bad_record_mac)",

@@ -1,6 +1,8 @@
 /**
- * Record protection: RFC 8448 records decrypted and produced byte for byte (AES-128-GCM), and
- * the other two suites cross-checked against node:crypto's AEADs with the RFC 8446 5.3 nonce.
+ * Record protection: RFC 8448 records decrypted and produced byte for byte (AES-128-GCM), the
+ * AES-GCM suites cross-checked against WebCrypto (an implementation independent of the
+ * node:crypto one under test) and ChaCha20-Poly1305 against a separate node:crypto open, all
+ * with the RFC 8446 5.3 nonce.
  */
 
 import assert from "node:assert/strict";
@@ -56,40 +58,40 @@ const split = (rec: Uint8Array) => [rec.subarray(0, 5), rec.subarray(5)] as cons
 
 Deno.test("RecordDecrypter opens RFC 8448's encrypted server flight, ticket, data and close_notify", async () => {
   const { v, hsTraffic, ap, serverFlight } = await simpleKeys();
-  const hsIn = await RecordDecrypter.create(hsTraffic.server);
-  const flight = await hsIn.open(...split(v.Record_ServerHandshakeMessages));
+  const hsIn = RecordDecrypter.create(hsTraffic.server);
+  const flight = hsIn.open(...split(v.Record_ServerHandshakeMessages));
   assert.equal(flight.type, ContentType.handshake);
   assert.equal(toHex(flight.content), toHex(concatBytes(...serverFlight)));
-  const apIn = await RecordDecrypter.create(ap.server);
-  const ticket = await apIn.open(...split(v.Record_NewSessionTicket));
+  const apIn = RecordDecrypter.create(ap.server);
+  const ticket = apIn.open(...split(v.Record_NewSessionTicket));
   assert.equal(ticket.type, ContentType.handshake);
   const nst = decodeNewSessionTicket(ticket.content.subarray(4));
   assert.equal(toHex(nst.ticket), toHex(v.SessionTicket));
-  const data = await apIn.open(...split(v.Record_Server_AppData));
+  const data = apIn.open(...split(v.Record_Server_AppData));
   assert.deepEqual([data.type, toHex(data.content)], [
     ContentType.application_data,
     toHex(v.Server_AppData),
   ]);
-  const close = await apIn.open(...split(v.Record_Server_CloseNotify));
+  const close = apIn.open(...split(v.Record_Server_CloseNotify));
   assert.deepEqual([close.type, toHex(close.content)], [ContentType.alert, "0100"]);
   assert.equal(apIn.sequence, 3);
 });
 
 Deno.test("RecordEncrypter produces RFC 8448's client Finished, data and close_notify records", async () => {
   const { v, hsTraffic, ap, t } = await simpleKeys();
-  const hsOut = await RecordEncrypter.create(hsTraffic.client);
+  const hsOut = RecordEncrypter.create(hsTraffic.client);
   const finished = encodeFinished(hsTraffic.client.finishedVerifyData(t.digest()));
   assert.equal(
-    toHex(await hsOut.sealRecord(ContentType.handshake, finished)),
+    toHex(hsOut.sealRecord(ContentType.handshake, finished)),
     toHex(v.Record_ClientFinished),
   );
-  const apOut = await RecordEncrypter.create(ap.client);
+  const apOut = RecordEncrypter.create(ap.client);
   assert.equal(
-    toHex(await apOut.sealRecord(ContentType.application_data, v.Client_AppData)),
+    toHex(apOut.sealRecord(ContentType.application_data, v.Client_AppData)),
     toHex(v.Record_Client_AppData),
   );
   assert.equal(
-    toHex(await apOut.sealRecord(ContentType.alert, new Uint8Array([1, 0]))),
+    toHex(apOut.sealRecord(ContentType.alert, new Uint8Array([1, 0]))),
     toHex(v.Record_Client_CloseNotify),
   );
 });
@@ -99,9 +101,9 @@ Deno.test("RecordDecrypter refuses a tampered record with bad_record_mac", async
   for (const at of [0, 3, 5, 100, v.Record_ServerHandshakeMessages.length - 1]) {
     const rec = v.Record_ServerHandshakeMessages.slice();
     rec[at] ^= 1;
-    const d = await RecordDecrypter.create(hsTraffic.server);
-    await assert.rejects(
-      d.open(...split(rec)),
+    const d = RecordDecrypter.create(hsTraffic.server);
+    assert.throws(
+      () => d.open(...split(rec)),
       (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === "bad_record_mac",
       `byte ${at}`,
     );
@@ -110,75 +112,145 @@ Deno.test("RecordDecrypter refuses a tampered record with bad_record_mac", async
 
 Deno.test("RecordDecrypter refuses replayed or reordered records (the sequence number is in the nonce)", async () => {
   const { v, ap } = await simpleKeys();
-  const d = await RecordDecrypter.create(ap.server);
-  await assert.rejects(d.open(...split(v.Record_Server_AppData)), TlsPeerMisbehavedError);
+  const d = RecordDecrypter.create(ap.server);
+  assert.throws(() => d.open(...split(v.Record_Server_AppData)), TlsPeerMisbehavedError);
 });
 
 /** Seals an arbitrary inner plaintext (content type and padding chosen by the test). */
-async function sealInner(e: RecordEncrypter, inner: Uint8Array): Promise<Uint8Array> {
+function sealInner(e: RecordEncrypter, inner: Uint8Array): Uint8Array {
   const header = new Uint8Array(5);
   writeCiphertextHeader(header, 0, inner.length + 16);
-  return concatBytes(header, await e.seal(header, inner));
+  return concatBytes(header, e.seal(header, inner));
 }
 
-Deno.test("RecordDecrypter strips zero padding, and refuses all-zero and oversized plaintext", async () => {
+Deno.test("RecordDecrypter strips zero padding, and refuses all-zero and oversized plaintext", () => {
   const keys: TrafficKeys = { key: new Uint8Array(16).fill(1), iv: new Uint8Array(12).fill(2) };
-  const e = await RecordEncrypter.fromKeys(aes128, keys);
-  const d = await RecordDecrypter.fromKeys(aes128, keys);
-  const padded = await sealInner(e, new Uint8Array([7, 8, ContentType.application_data, 0, 0, 0]));
-  const opened = await d.open(...split(padded));
+  const e = RecordEncrypter.fromKeys(aes128, keys);
+  const d = RecordDecrypter.fromKeys(aes128, keys);
+  const padded = sealInner(e, new Uint8Array([7, 8, ContentType.application_data, 0, 0, 0]));
+  const opened = d.open(...split(padded));
   assert.deepEqual([opened.type, [...opened.content]], [ContentType.application_data, [7, 8]]);
-  const zeros = await sealInner(e, new Uint8Array(10));
-  await assert.rejects(
-    d.open(...split(zeros)),
+  const zeros = sealInner(e, new Uint8Array(10));
+  assert.throws(
+    () => d.open(...split(zeros)),
     (x: unknown) => x instanceof TlsPeerMisbehavedError && x.alert === "unexpected_message",
   );
   const big = new Uint8Array(16384 + 2);
   big[0] = ContentType.application_data;
-  const over = await sealInner(e, big);
-  await assert.rejects(
-    d.open(...split(over)),
+  const over = sealInner(e, big);
+  assert.throws(
+    () => d.open(...split(over)),
     (x: unknown) => x instanceof TlsPeerMisbehavedError && x.alert === "record_overflow",
   );
 });
 
-/** An independent AEAD open with node:crypto and the RFC 8446 5.3 nonce. */
-function nodeOpen(
-  suite: typeof CIPHER_SUITES[number],
-  keys: TrafficKeys,
-  seq: number,
-  record: Uint8Array,
-): Uint8Array {
-  const nonce = keys.iv.slice();
+/** The RFC 8446 5.3 nonce for `seq`, computed independently of record_protection.ts. */
+function nonceFor(iv: Uint8Array, seq: number): Uint8Array {
+  const nonce = iv.slice();
   for (let i = 0; i < 8; i++) nonce[11 - i] ^= Number((BigInt(seq) >> BigInt(8 * i)) & 0xffn);
-  const alg = suite.aead === "AES-GCM" ? `aes-${suite.keyLength * 8}-gcm` : "chacha20-poly1305";
+  return nonce;
+}
+
+/** A ChaCha20-Poly1305 open with node:crypto, written apart from the code under test. */
+function nodeOpen(keys: TrafficKeys, seq: number, record: Uint8Array): Uint8Array {
   const body = record.subarray(5);
-  const d = createDecipheriv(alg, keys.key, nonce, { authTagLength: 16 } as never);
-  // deno-lint-ignore no-explicit-any
-  (d as any).setAAD(record.subarray(0, 5));
-  // deno-lint-ignore no-explicit-any
-  (d as any).setAuthTag(body.subarray(body.length - 16));
+  const d = createDecipheriv("chacha20-poly1305", keys.key, nonceFor(keys.iv, seq), {
+    authTagLength: 16,
+  });
+  d.setAAD(record.subarray(0, 5), { plaintextLength: body.length - 16 });
+  d.setAuthTag(body.subarray(body.length - 16));
   const pt = d.update(body.subarray(0, body.length - 16));
   d.final();
   return new Uint8Array(pt);
 }
 
-Deno.test("every cipher suite's records open with node:crypto's AEAD and the RFC 8446 nonce", async () => {
+/** WebCrypto's AES-GCM: an implementation independent of node:crypto's. */
+async function webAesGcm(
+  op: "encrypt" | "decrypt",
+  keys: TrafficKeys,
+  seq: number,
+  header: Uint8Array,
+  data: Uint8Array,
+): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey("raw", keys.key as BufferSource, "AES-GCM", false, [
+    op,
+  ]);
+  const params = {
+    name: "AES-GCM",
+    iv: nonceFor(keys.iv, seq) as BufferSource,
+    additionalData: header as BufferSource,
+  };
+  return new Uint8Array(await crypto.subtle[op](params, key, data as BufferSource));
+}
+
+const testKeys = (suite: typeof CIPHER_SUITES[number]): TrafficKeys => ({
+  key: new Uint8Array(suite.keyLength).map((_, i) => i * 7),
+  iv: new Uint8Array(12).map((_, i) => 0xa0 + i),
+});
+
+Deno.test("AES-GCM records agree with WebCrypto both ways, for every size up to 2^14", async () => {
+  const sizes = [0, 1, 15, 16, 17, 100, 1023, 4096, 16384];
+  for (const suite of CIPHER_SUITES.filter((s) => s.aead === "AES-GCM")) {
+    const keys = testKeys(suite);
+    const e = RecordEncrypter.fromKeys(suite, keys);
+    const d = RecordDecrypter.fromKeys(suite, keys);
+    for (const [seq, size] of sizes.entries()) {
+      const content = new Uint8Array(size).map((_, i) => (i * 31 + seq) & 0xff);
+      const inner = concatBytes(content, new Uint8Array([ContentType.application_data]));
+      // Ours sealed, WebCrypto opens.
+      const rec = e.sealRecord(ContentType.application_data, content);
+      const [header, body] = split(rec);
+      assert.equal(
+        toHex(await webAesGcm("decrypt", keys, seq, header, body)),
+        toHex(inner),
+        `${suite.name} ${size} B`,
+      );
+      // WebCrypto sealed, ours opens: byte-identical records.
+      const web = await webAesGcm("encrypt", keys, seq, header, inner);
+      assert.equal(toHex(web), toHex(body), `${suite.name} ${size} B`);
+      const opened = d.open(header, web);
+      assert.equal(toHex(opened.content), toHex(content));
+    }
+    assert.equal(e.sequence, sizes.length);
+  }
+});
+
+Deno.test("RecordEncrypter.sealInPlace() protects records packed side by side in one buffer", async () => {
+  const suite = aes128;
+  const keys = testKeys(suite);
+  const e = RecordEncrypter.fromKeys(suite, keys);
+  const contents = [new Uint8Array([1, 2, 3]), new Uint8Array(300).fill(9), new Uint8Array([4])];
+  const buf = new Uint8Array(contents.reduce((n, c) => n + 5 + c.length + 1 + 16, 0));
+  let at = 0;
+  for (const c of contents) {
+    writeCiphertextHeader(buf, at, c.length + 1 + 16);
+    buf.set(c, at + 5);
+    buf[at + 5 + c.length] = ContentType.application_data;
+    e.sealInPlace(buf, at, c.length + 1);
+    at += 5 + c.length + 1 + 16;
+  }
+  at = 0;
+  for (const [seq, c] of contents.entries()) {
+    const rec = buf.subarray(at, at + 5 + c.length + 1 + 16);
+    const inner = await webAesGcm("decrypt", keys, seq, rec.subarray(0, 5), rec.subarray(5));
+    assert.equal(toHex(inner), toHex(concatBytes(c, new Uint8Array([23]))));
+    at += rec.length;
+  }
+});
+
+Deno.test("every cipher suite's records open with an independent AEAD and the RFC 8446 nonce", async () => {
   for (const suite of CIPHER_SUITES) {
-    const keys: TrafficKeys = {
-      key: new Uint8Array(suite.keyLength).map((_, i) => i * 7),
-      iv: new Uint8Array(12).map((_, i) => 0xa0 + i),
-    };
-    const e = await RecordEncrypter.fromKeys(suite, keys);
-    const d = await RecordDecrypter.fromKeys(suite, keys);
+    const keys = testKeys(suite);
+    const e = RecordEncrypter.fromKeys(suite, keys);
+    const d = RecordDecrypter.fromKeys(suite, keys);
     for (let seq = 0; seq < 3; seq++) {
       const content = new TextEncoder().encode(`record ${seq} of ${suite.name}`);
-      const rec = await e.sealRecord(ContentType.application_data, content);
-      assert.equal(
-        toHex(nodeOpen(suite, keys, seq, rec)),
-        toHex(concatBytes(content, new Uint8Array([23]))),
-      );
-      const opened = await d.open(...split(rec));
+      const rec = e.sealRecord(ContentType.application_data, content);
+      const inner = suite.aead === "AES-GCM"
+        ? await webAesGcm("decrypt", keys, seq, ...split(rec))
+        : nodeOpen(keys, seq, rec);
+      assert.equal(toHex(inner), toHex(concatBytes(content, new Uint8Array([23]))));
+      const opened = d.open(...split(rec));
       assert.equal(toHex(opened.content), toHex(content));
     }
   }
