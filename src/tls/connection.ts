@@ -318,7 +318,7 @@ export class TlsConnectionImpl implements TlsConnection {
     if (this.#layer.encrypter!.sequence + records >= KEY_UPDATE_AFTER_RECORDS) {
       await this.#keyUpdateNow(false);
     }
-    await this.#layer.writeBytes(this.#layer.encodeApplicationData(chunks, total));
+    await this.#layer.writeBytes(await this.#layer.encodeApplicationData(chunks, total));
   }
 
   close(): Promise<void> {

@@ -252,8 +252,9 @@ export class RecordLayer {
    * built in place in one output buffer (header, data, content type) and encrypted there; call
    * inside `enqueueWrite`. Returns the bytes to write.
    */
-  encodeApplicationData(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  async encodeApplicationData(chunks: readonly Uint8Array[], total: number): Promise<Uint8Array> {
     const encrypter = this.#encrypter!;
+    let pending: Promise<void>[] | undefined;
     const records = Math.ceil(total / MAX_PLAINTEXT);
     const out = new Uint8Array(total + records * RECORD_OVERHEAD);
     let ci = 0, co = 0, at = 0;
@@ -275,10 +276,12 @@ export class RecordLayer {
         }
       }
       out[at++] = ContentType.application_data;
-      encrypter.sealInPlace(out, headerAt, n + 1);
+      const sealing = encrypter.sealBulk(out, headerAt, n + 1);
+      if (sealing) (pending ??= []).push(sealing);
       at += TAG_LENGTH;
       left -= n;
     }
+    if (pending) await Promise.all(pending);
     return out;
   }
 

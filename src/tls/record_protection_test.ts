@@ -22,7 +22,12 @@ import {
 } from "./messages/mod.ts";
 import { fixedRandom } from "./random.ts";
 import { ContentType } from "./record.ts";
-import { RecordDecrypter, RecordEncrypter, writeCiphertextHeader } from "./record_protection.ts";
+import {
+  RecordDecrypter,
+  RecordEncrypter,
+  WEBCRYPTO_FROM,
+  writeCiphertextHeader,
+} from "./record_protection.ts";
 import { Transcript } from "./transcript.ts";
 import { rfc8448 } from "./_rfc8448_vectors.ts";
 
@@ -235,6 +240,34 @@ Deno.test("RecordEncrypter.sealInPlace() protects records packed side by side in
     const inner = await webAesGcm("decrypt", keys, seq, rec.subarray(0, 5), rec.subarray(5));
     assert.equal(toHex(inner), toHex(concatBytes(c, new Uint8Array([23]))));
     at += rec.length;
+  }
+});
+
+Deno.test("RecordEncrypter.sealBulk() gives the same records whichever AES-GCM seals them", async () => {
+  // Large AES-GCM records go to WebCrypto, small ones and ChaCha20 stay on node:crypto; the
+  // records must be byte for byte those of sealRecord() under the same keys and numbers.
+  const sizes = [100, WEBCRYPTO_FROM - 1, WEBCRYPTO_FROM, 16384 + 1, 3, 16384 + 1];
+  for (const suite of CIPHER_SUITES) {
+    const keys = testKeys(suite);
+    const bulk = RecordEncrypter.fromKeys(suite, keys);
+    const reference = RecordEncrypter.fromKeys(suite, keys);
+    const buf = new Uint8Array(sizes.reduce((n, size) => n + 5 + size + 16, 0));
+    const sealing: Promise<void>[] = [];
+    let at = 0;
+    const expected: Uint8Array[] = [];
+    for (const [i, size] of sizes.entries()) {
+      const content = new Uint8Array(size - 1).fill(i + 1);
+      expected.push(reference.sealRecord(ContentType.application_data, content));
+      writeCiphertextHeader(buf, at, size + 16);
+      buf.set(content, at + 5);
+      buf[at + 5 + content.length] = ContentType.application_data;
+      const p = bulk.sealBulk(buf, at, size);
+      assert.equal(p !== undefined, suite.aead === "AES-GCM" && size >= WEBCRYPTO_FROM);
+      if (p) sealing.push(p);
+      at += 5 + size + 16;
+    }
+    await Promise.all(sealing);
+    assert.equal(toHex(buf), toHex(concatBytes(...expected)), suite.name);
   }
 });
 
