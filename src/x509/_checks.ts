@@ -15,21 +15,21 @@ import { checkKeyStrength, publicKeyInfo } from "./signature.ts";
 /** Checks every certificate on a path needs: validity dates, critical extensions, its key. */
 export function checkCertificate(cert: X509Certificate, now: Date): void {
   const subject = describe(cert);
-  if (now < cert.notBefore) {
+  const { notBefore, notAfter, extensions, spki } = partsOf(cert);
+  if (now.getTime() < notBefore) {
     throw new CertificateError(
       "certificate_expired",
       subject,
       `is not valid before ${isoDate(cert.notBefore)} (now ${isoDate(now)})`,
     );
   }
-  if (now > cert.notAfter) {
+  if (now.getTime() > notAfter) {
     throw new CertificateError(
       "certificate_expired",
       subject,
       `expired on ${isoDate(cert.notAfter)}`,
     );
   }
-  const { extensions, spki } = partsOf(cert);
   if (extensions.unknownCritical.length) {
     throw new CertificateError(
       "unsupported_certificate",
@@ -153,7 +153,7 @@ function constrainedNames(cert: X509Certificate, leaf: boolean): ConstrainedName
   if (san) return { dns: san.dns, ip: san.ip };
   if (!leaf) return { dns: [], ip: [] };
   const hostLike = (cn: string) => parseServerName(cn.replace(/^\*\./, "x."))?.kind === "dns";
-  return { dns: cert.subjectName.getField("CN").filter(hostLike), ip: [] };
+  return { dns: cert.commonNames.filter(hostLike), ip: [] };
 }
 
 export function selfIssued(cert: X509Certificate): boolean {

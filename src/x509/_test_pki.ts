@@ -5,13 +5,17 @@
  * integration tests use; this one makes broken ones on purpose.
  */
 import { x509 } from "./_peculiar.ts";
+import { parseCertificate, type X509Certificate } from "./certificate.ts";
 import { encodeTlv, TAG } from "./der.ts";
 import { parseIp } from "./hostname.ts";
 
 export type Kind = "rsa" | "rsa-pss" | "rsa1024" | "p256" | "p384" | "p521" | "ed25519";
 
 export interface Issued {
-  readonly cert: x509.X509Certificate;
+  /** The certificate as our parser reads it. */
+  readonly cert: X509Certificate;
+  /** As @peculiar/x509 made it (its subject names the issuer of certificates it signs). */
+  readonly generated: x509.X509Certificate;
   readonly der: Uint8Array;
   readonly keys: CryptoKeyPair;
   readonly kind: Kind;
@@ -112,7 +116,7 @@ export async function issue(o: CertOptions): Promise<Issued> {
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: o.serial ?? randomSerial(),
     subject: o.subject,
-    issuer: o.issuer ? o.issuer.cert.subject : o.subject,
+    issuer: o.issuer ? o.issuer.generated.subject : o.subject,
     publicKey: keys.publicKey,
     signingKey: signer.keys.privateKey,
     signingAlgorithm: signingAlgorithm(signer.kind, o.hash ?? "SHA-256"),
@@ -120,7 +124,8 @@ export async function issue(o: CertOptions): Promise<Issued> {
     notAfter: o.notAfter ?? new Date(Date.now() + 30 * DAY),
     extensions: ext,
   });
-  return { cert, der: new Uint8Array(cert.rawData), keys, kind };
+  const der = new Uint8Array(cert.rawData);
+  return { cert: parseCertificate(der), generated: cert, der, keys, kind };
 }
 
 function randomSerial(): string {

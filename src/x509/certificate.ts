@@ -2,17 +2,26 @@
  * Certificates: strict parsing (RFC 5280 section 4.1), PEM chains and files, and small helpers
  * (common name, SPKI, key match).
  *
- * Each X509Certificate gets a private sidecar of exact DER slices (the signed TBS bytes, raw
- * issuer and subject names, SPKI, extensions read by `_extensions.ts`). Trust decisions use
- * those bytes, never a re-encoding.
+ * One pass of the strict DER reader (der.ts) gives the exact slices that trust decisions use
+ * (the signed TBS bytes, raw issuer and subject names, SPKI, extensions read by
+ * `_extensions.ts`), never a re-encoding; the subject and issuer text and the validity dates
+ * are decoded from them too (`_name.ts`). No general ASN.1 library is involved: parsing a
+ * server's chain is on the path of every handshake.
  */
-import { x509 } from "./_peculiar.ts";
-import { bytesEqual, children, decodeSmallUint, DerError, readOne, TAG, type Tlv } from "./der.ts";
+import {
+  bytesEqual,
+  children,
+  decodeSmallUint,
+  DerError,
+  hex,
+  readOne,
+  TAG,
+  type Tlv,
+} from "./der.ts";
 import { type Extensions, parseExtensions } from "./_extensions.ts";
+import { COMMON_NAME, decodeTime, formatName, nameValues } from "./_name.ts";
 import { CertificateError, CertificateFileError } from "./errors.ts";
 import { decodePem } from "./pem.ts";
-
-export type X509Certificate = x509.X509Certificate;
 
 /** The DER pieces of a certificate that verification depends on. */
 export interface CertificateParts {
@@ -24,19 +33,70 @@ export interface CertificateParts {
   readonly signature: Uint8Array;
   /** 1, 2 or 3. */
   readonly version: number;
+  readonly serial: Uint8Array;
   readonly issuer: Uint8Array;
   readonly subject: Uint8Array;
+  /** Validity, in milliseconds since the epoch (numbers: a Date could be changed under us). */
+  readonly notBefore: number;
+  readonly notAfter: number;
   readonly spki: Uint8Array;
   readonly extensions: Extensions;
 }
 
-const partsCache = new WeakMap<X509Certificate, CertificateParts>();
+/** A parsed X.509 certificate (made by parseCertificate). */
+export class X509Certificate {
+  readonly #parts: CertificateParts;
+  /** The subject as text: `CN=broker.example, O=Acme`. */
+  readonly subject: string;
+  /** The issuer as text. */
+  readonly issuer: string;
+  /** The serial number in hex (without the sign byte of a positive number). */
+  readonly serialNumber: string;
+
+  private constructor(parts: CertificateParts) {
+    this.#parts = parts;
+    this.subject = formatName(parts.subject);
+    this.issuer = formatName(parts.issuer);
+    const s = parts.serial;
+    this.serialNumber = hex(s.length > 1 && s[0] === 0 ? s.subarray(1) : s);
+  }
+
+  /** Start of validity (a new Date on each call). */
+  get notBefore(): Date {
+    return new Date(this.#parts.notBefore);
+  }
+
+  /** End of validity (a new Date on each call). */
+  get notAfter(): Date {
+    return new Date(this.#parts.notAfter);
+  }
+
+  /** @internal parseCertificate() only. */
+  static fromParts(parts: CertificateParts): X509Certificate {
+    return new X509Certificate(parts);
+  }
+
+  /** @internal the DER pieces (partsOf()). */
+  static partsOf(cert: X509Certificate): CertificateParts {
+    return cert.#parts;
+  }
+
+  /** The subject's common names (CN), in order. */
+  get commonNames(): string[] {
+    return nameValues(this.#parts.subject, COMMON_NAME);
+  }
+
+  toString(): string {
+    return `[X509Certificate ${this.subject}]`;
+  }
+}
 
 /** Splits a DER certificate; throws DerError on anything that is not strict DER X.509. */
 function splitCertificate(der: Uint8Array): CertificateParts {
   const outer = children(readOne(der, TAG.SEQUENCE));
   if (outer.length !== 3) throw new DerError("Certificate is not a SEQUENCE of 3 elements");
   const [tbsTlv, sigAlg, sigValue] = outer;
+  if (tbsTlv.tag !== TAG.SEQUENCE) throw new DerError("malformed TBSCertificate");
   const tbs = children(tbsTlv);
   let i = 0;
   let version = 1;
@@ -57,6 +117,8 @@ function splitCertificate(der: Uint8Array): CertificateParts {
   if (!bytesEqual(innerAlg.bytes, sigAlg.bytes)) {
     throw new DerError("signatureAlgorithm differs from the signed TBSCertificate signature field");
   }
+  const times = children(validity);
+  if (times.length !== 2) throw new DerError("malformed validity");
   i += 6;
   if (tbs[i]?.tag === 0x81 || tbs[i]?.tag === 0xa1) i++; // issuerUniqueID
   if (tbs[i]?.tag === 0x82 || tbs[i]?.tag === 0xa2) i++; // subjectUniqueID
@@ -73,8 +135,11 @@ function splitCertificate(der: Uint8Array): CertificateParts {
     signatureAlgorithm: sigAlg,
     signature: sigValue.value.subarray(1),
     version,
+    serial: serial.value,
     issuer: issuer.bytes,
     subject: subject.bytes,
+    notBefore: decodeTime(times[0]).getTime(),
+    notAfter: decodeTime(times[1]).getTime(),
     spki: spki.bytes,
     extensions: parseExtensions(extensions),
   };
@@ -85,41 +150,18 @@ function splitCertificate(der: Uint8Array): CertificateParts {
  * `where` (e.g. "number 2 of 3 in the chain") when it is not a well-formed X.509 certificate.
  */
 export function parseCertificate(der: Uint8Array, where = ""): X509Certificate {
-  const bytes = new Uint8Array(der); // a private copy: the sidecar must not change under us
-  let parts: CertificateParts;
-  let cert: X509Certificate;
+  const bytes = new Uint8Array(der); // a private copy: the parts must not change under us
   try {
-    parts = splitCertificate(bytes);
-    cert = new x509.X509Certificate(bytes);
-    // Touch the lazily decoded fields so that a broken name or date fails here, not later.
-    void [cert.subject, cert.issuer, cert.notBefore, cert.notAfter];
+    return X509Certificate.fromParts(splitCertificate(bytes));
   } catch (e) {
     const what = where ? `${where} cannot be decoded` : "cannot be decoded";
     throw new CertificateError("decode_error", "", `${what}: ${message(e)}`, { cause: e });
   }
-  partsCache.set(cert, parts);
-  return cert;
 }
 
-/** The DER pieces of `cert` (computed once). Throws CertificateError for a malformed one. */
+/** The DER pieces of `cert`. */
 export function partsOf(cert: X509Certificate): CertificateParts {
-  let parts = partsCache.get(cert);
-  if (!parts) {
-    try {
-      parts = splitCertificate(new Uint8Array(cert.rawData));
-    } catch (e) {
-      throw new CertificateError(
-        "decode_error",
-        describe(cert),
-        `cannot be decoded: ${message(e)}`,
-        {
-          cause: e,
-        },
-      );
-    }
-    partsCache.set(cert, parts);
-  }
-  return parts;
+  return X509Certificate.partsOf(cert);
 }
 
 /** The subject as text for messages (`CN=broker.example, O=Acme`), or the serial when empty. */
@@ -129,12 +171,12 @@ export function describe(cert: X509Certificate): string {
 
 /** The DER encoding of `cert` (a copy). */
 export function derOf(cert: X509Certificate): Uint8Array {
-  return new Uint8Array(cert.rawData);
+  return partsOf(cert).der.slice();
 }
 
 /** The first commonName of the subject, if any (thin-edge's device id). */
 export function commonName(cert: X509Certificate): string | undefined {
-  return cert.subjectName.getField("CN")[0];
+  return cert.commonNames[0];
 }
 
 /** The DER SubjectPublicKeyInfo exactly as it appears in the certificate (a copy). */

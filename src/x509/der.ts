@@ -2,10 +2,10 @@
  * The one DER (X.690 section 10) reader and builder of hsm-bridge.
  *
  * The reader is strict, so that one value has exactly one encoding: minimal lengths, no
- * indefinite form, no trailing bytes, minimal integers, zero BIT STRING padding. x509 uses it to
- * cut a certificate into the exact bytes that were signed and to read the extension values whose
- * meaning we enforce (@peculiar/x509 parses for display only: what we verify is exactly what the
- * peer sent, no re-encoding, no BER leniency); keys uses it for PKCS#8, SEC1 and PKCS#1 private
+ * indefinite form, no trailing bytes, minimal integers, zero BIT STRING padding. x509 parses
+ * certificates with it alone: the exact bytes that were signed, the extension values whose
+ * meaning we enforce, and the names and dates shown in messages (what we verify is exactly what
+ * the peer sent, no re-encoding, no BER leniency); keys uses it for PKCS#8, SEC1 and PKCS#1 private
  * keys, SubjectPublicKeyInfo and CKA_EC_PARAMS. The builder writes SubjectPublicKeyInfo, the
  * PKCS#8 wrappers and PKCS#10 requests. Other folders reach it as `der` from x509's mod.ts.
  */

@@ -70,7 +70,7 @@ export function matchesServerName(cert: X509Certificate, serverName: string): bo
   const san = partsOf(cert).extensions.subjectAltName;
   if (ref.kind === "ip") return san?.ip.some((b) => bytesEqual(b, ref.bytes)) ?? false;
   if (san) return san.dns.some((p) => matchesDnsPattern(p, ref.name));
-  return cert.subjectName.getField("CN").some((cn) => matchesDnsPattern(cn, ref.name));
+  return cert.commonNames.some((cn) => matchesDnsPattern(cn, ref.name));
 }
 
 /**
@@ -80,7 +80,7 @@ export function matchesServerName(cert: X509Certificate, serverName: string): bo
 export function certificateHostNames(cert: X509Certificate): string[] {
   const san = partsOf(cert).extensions.subjectAltName;
   if (san) return [...san.dns, ...san.ip.map(formatIp)];
-  return cert.subjectName.getField("CN").map((cn) => `${cn} (common name)`);
+  return cert.commonNames.map((cn) => `${cn} (common name)`);
 }
 
 /** IPv4 dotted quad (no leading zeros) or IPv6 (RFC 4291 2.2) to bytes; null otherwise. */

@@ -2,6 +2,12 @@
  * X.509 for hsm-bridge: PEM/DER helpers, certificate files, the trust store, server chain
  * verification and the host name check. Imports nothing else of ours.
  */
+/**
+ * @peculiar/x509, for tests that generate or inspect certificates (keys' CSR and contract
+ * tests). Nothing in src uses it any more; while this line stays, every importer of this module
+ * still loads it (with asn1js, tsyringe and reflect-metadata: about 11 MB of RSS). Those tests
+ * can import `_peculiar.ts` directly, as tests/helpers/pki.ts does, and then this line can go.
+ */
 export { x509 } from "./_peculiar.ts";
 export { base64Decode, base64Encode, decodePem, encodePem, type PemBlock } from "./pem.ts";
 /** The strict DER reader and builder, as one namespace (keys builds and reads its keys with it). */
