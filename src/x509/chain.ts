@@ -12,6 +12,9 @@
  *      furthest is reported.
  *   4. Match the server name against the leaf (hostname.ts).
  *
+ * A successful verification is remembered (_chain_cache.ts) and reused for the same trust
+ * store, server name and chain bytes while every certificate on the path is valid.
+ *
  * A certificate that is itself in the trust store ends the path: the leaf may be an anchor.
  * Trust anchors are held to the same checks as intermediates (as OpenSSL and Go do), except
  * that a version 1 anchor needs no basicConstraints.
@@ -41,6 +44,9 @@ import {
 } from "./signature.ts";
 import { sameCertificate, type TrustStore } from "./trust_store.ts";
 import { bytesEqual } from "./der.ts";
+import { cachedVerification, rememberVerification, type VerifiedChain } from "./_chain_cache.ts";
+
+export type { VerifiedChain };
 
 /** Longest path accepted, leaf and anchor included. */
 export const MAX_PATH_LENGTH = 8;
@@ -58,14 +64,6 @@ export interface VerifyServerChainOptions {
   now?: Date;
 }
 
-export interface VerifiedChain {
-  leaf: X509Certificate;
-  /** DER SubjectPublicKeyInfo of the leaf: the key for CertificateVerify. */
-  leafSpki: Uint8Array;
-  /** Leaf first, trust anchor last (one element when the leaf is itself an anchor). */
-  path: X509Certificate[];
-}
-
 /**
  * Verifies a server's chain for `serverName`. Throws CertificateError naming the certificate
  * at fault and what was wrong; `alert` is the TLS alert to send. Throws TypeError for a
@@ -78,6 +76,15 @@ export async function verifyServerChain(opts: VerifyServerChainOptions): Promise
     );
   }
   const now = opts.now ?? new Date();
+  const { trustStore, serverName, chain } = opts;
+  const known = cachedVerification(trustStore, serverName, chain, now);
+  if (known) return known;
+  const result = await verifyInFull(opts, now);
+  rememberVerification(trustStore, serverName, chain, result);
+  return result;
+}
+
+async function verifyInFull(opts: VerifyServerChainOptions, now: Date): Promise<VerifiedChain> {
   const n = opts.chain.length;
   if (n === 0) throw new CertificateError("decode_error", "", "chain from the server is empty");
   if (n > MAX_CHAIN_CERTIFICATES) {
