@@ -7,11 +7,17 @@
  *   keepalive timeout to notice).
  * - `writev`: mqtt-packet writes each packet in several small pieces inside cork/uncork; the
  *   pieces written while a previous write is in flight arrive here together and go out as one
- *   transport write (one TLS record instead of five).
+ *   transport write (one TLS record instead of five). They are copied into one buffer that the
+ *   next write reuses (the Writable starts no write before the previous one completed, and a
+ *   completed transport write has consumed its bytes): a new buffer per write was a malloc'd
+ *   ArrayBuffer per message at 4 KiB, which V8 frees only when it collects its owner.
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { type ByteTransport, TransportError } from "./transport.ts";
+
+/** Size of the reused buffer for gathered writes; larger writes get a buffer of their own. */
+const GATHER_BUFFER_BYTES = 64 * 1024;
 
 /** A Duplex whose input can be held back (TCP backpressure to the peer). */
 export interface TransportDuplex extends Duplex {
@@ -25,6 +31,7 @@ export function transportDuplex(transport: ByteTransport): TransportDuplex {
   let reading = false;
   let finished = false;
   let held = false;
+  let gather: Buffer | undefined;
 
   const duplex = new Duplex({
     allowHalfOpen: false,
@@ -40,10 +47,10 @@ export function transportDuplex(transport: ByteTransport): TransportDuplex {
     },
 
     writev(chunks: { chunk: Buffer }[], callback) {
-      const data = chunks.length === 1
-        ? chunks[0].chunk
-        : Buffer.concat(chunks.map((c) => c.chunk));
-      transport.write(data).then(() => callback(), (e) => callback(TransportError.from(e)));
+      transport.write(gathered(chunks)).then(
+        () => callback(),
+        (e) => callback(TransportError.from(e)),
+      );
     },
 
     final(callback) {
@@ -57,6 +64,21 @@ export function transportDuplex(transport: ByteTransport): TransportDuplex {
       transport.close().catch(() => {}).finally(() => callback(error));
     },
   });
+
+  /** The chunks as one buffer: a view of `gather` when they fit. */
+  function gathered(chunks: { chunk: Buffer }[]): Uint8Array {
+    if (chunks.length === 1) return chunks[0].chunk;
+    let total = 0;
+    for (const c of chunks) total += c.chunk.length;
+    if (total > GATHER_BUFFER_BYTES) return Buffer.concat(chunks.map((c) => c.chunk), total);
+    gather ??= Buffer.allocUnsafeSlow(GATHER_BUFFER_BYTES);
+    let at = 0;
+    for (const c of chunks) {
+      gather.set(c.chunk, at);
+      at += c.chunk.length;
+    }
+    return gather.subarray(0, total);
+  }
 
   async function pump(): Promise<void> {
     try {

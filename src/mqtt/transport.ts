@@ -8,7 +8,10 @@
 export interface ByteTransport {
   /** The next bytes received, or null once the peer has closed the stream. */
   read(): Promise<Uint8Array | null>;
-  /** Sends all of `data`. */
+  /**
+   * Sends all of `data`. Once the promise settles, the transport no longer reads `data`: the
+   * caller may reuse it (the Duplex adapter does).
+   */
   write(data: Uint8Array): Promise<void>;
   /** Closes the stream (idempotent). */
   close(): Promise<void>;
