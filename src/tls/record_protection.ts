@@ -90,7 +90,7 @@ class Aead {
     buf.set(new Uint8Array(sealed), at);
   }
 
-  /** The plaintext (a new array), or null when authentication fails. */
+  /** The plaintext (a new node Buffer), or null when authentication fails. */
   open(nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array): Uint8Array | null {
     if (ct.length < TAG_LENGTH) return null;
     const n = ct.length - TAG_LENGTH;
@@ -100,7 +100,7 @@ class Aead {
       d.setAAD(aad, { plaintextLength: n });
       const pt = d.update(ct.subarray(0, n));
       d.final(); // throws when the tag does not verify; `pt` is then dropped unread
-      return new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength);
+      return pt;
     } catch {
       return null;
     }
@@ -279,6 +279,7 @@ export class RecordDecrypter extends RecordCipher {
         "unexpected_message",
       );
     }
-    return { type: inner[i], content: inner.subarray(0, i) };
+    // A plain Uint8Array over the Buffer's bytes, made once (no Buffer.subarray).
+    return { type: inner[i], content: new Uint8Array(inner.buffer, inner.byteOffset, i) };
   }
 }
