@@ -36,3 +36,11 @@ export class Secret {
     return "[redacted]";
   }
 }
+
+/**
+ * `text` with the value of every `pin-value` attribute (RFC 7512 PKCS#11 URIs) replaced by
+ * `[redacted]`: for printing a URI that may carry a PIN in logs, errors and listings.
+ */
+export function redactPinValue(text: string): string {
+  return text.replace(/(pin-value=)[^&#;]*/gi, "$1[redacted]");
+}

@@ -182,7 +182,7 @@ Deno.test("hsm-bridge answers --help and --version, and usage errors exit 2", as
   assert.equal(r.code, 2);
   r = await runCli(["config", "get"]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /missing required argument 'key'/);
+  assert.equal(r.stderr, "hsm-bridge: missing required argument 'key' (see --help)\n");
   r = await runCli(["config", "list", "--bogus"]);
   assert.equal(r.code, 2);
   r = await runCli(["--log-level", "loud", "config", "list"]);
@@ -200,4 +200,84 @@ Deno.test("config get device.id reads the CN of device.cert_path, else the store
   assert.equal(r.code, 0, r.stderr);
   r = await runCli(["config", "get", "device.id", "--config", path]);
   assert.equal(r.stdout, "edge-cn-0042\n");
+});
+
+Deno.test("config list and config errors never show a pin-value from a key URI", async () => {
+  const { dir, path } = await setup("");
+  await using _ = dir;
+  let r = await runCli([
+    "config",
+    "set",
+    "device.key_uri",
+    "pkcs11:token=edge;object=k?pin-value=SECRET42",
+    "--config",
+    path,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await runCli(["config", "list", "device.key_uri", "--config", path]);
+  assert.equal(r.stdout, "device.key_uri=pkcs11:token=edge;object=k?pin-value=[redacted]\n");
+  r = await runCli(["config", "list", "--show-secrets", "device.key_uri", "--config", path]);
+  assert.equal(r.stdout, "device.key_uri=pkcs11:token=edge;object=k?pin-value=SECRET42\n");
+  r = await runCli(["config", "get", "device.key_uri", "--config", path]);
+  assert.equal(r.stdout, "pkcs11:token=edge;object=k?pin-value=SECRET42\n");
+  r = await runCli([
+    "config",
+    "set",
+    "device.key_uri",
+    "pkcs11:a b?pin-value=SECRET42",
+    "--config",
+    path,
+  ]);
+  assert.equal(r.code, 78);
+  assert.ok(!r.stderr.includes("SECRET42"), r.stderr);
+  r = await runCli(["config", "get", "device.key_uri", "--config", path], {
+    env: { TEDGE_DEVICE_KEY_URI: "pkcs11:x y?pin-value=SECRET42" },
+  });
+  assert.equal(r.code, 78);
+  assert.ok(!r.stderr.includes("SECRET42"), r.stderr);
+});
+
+Deno.test("config set keeps a duration as written", async () => {
+  const { dir, path } = await setup("");
+  await using _ = dir;
+  const r = await runCli([
+    "config",
+    "set",
+    "c8y.bridge.keepalive_interval",
+    "90",
+    "--config",
+    path,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await Deno.readTextFile(path), '[c8y.bridge]\nkeepalive_interval = "90"\n');
+  const get = await runCli(["config", "get", "c8y.bridge.keepalive_interval", "--config", path]);
+  assert.equal(get.stdout, "90\n");
+});
+
+Deno.test("config list shows the valid keys when one value is bad, then exits 78", async () => {
+  const { dir, path } = await setup('[c8y]\nurl = "a.example.com"\n[mqtt.client]\nport = "x"\n');
+  await using _ = dir;
+  const r = await runCli(["config", "list", "--config", path]);
+  assert.equal(r.code, 78);
+  assert.match(r.stdout, /^c8y\.url=a\.example\.com$/m);
+  assert.ok(!r.stdout.includes("mqtt.client.port="), r.stdout);
+  assert.equal(
+    r.stderr,
+    `hsm-bridge: Invalid value "x" for "mqtt.client.port" in config file "${path}": ` +
+      "expected a port number 1-65535\n",
+  );
+});
+
+Deno.test("a config file named with --config must exist (except for set)", async () => {
+  await using dir = await tempDir("cli-config-");
+  const path = `${dir.path}/typo.toml`;
+  const r = await runCli(["config", "list", "--config", path]);
+  assert.equal(r.code, 78);
+  assert.equal(
+    r.stderr,
+    `hsm-bridge: Config file "${path}" does not exist: check --config, or create it with ` +
+      `"hsm-bridge config set KEY VALUE --config ${path}"\n`,
+  );
+  const set = await runCli(["config", "set", "c8y.url", "a.example.com", "--config", path]);
+  assert.equal(set.code, 0, set.stderr);
 });

@@ -23,14 +23,16 @@ export function configReference(): string {
     "| --- | --- | --- |",
     ...SCHEMA.map((s) =>
       `| [\`${s.key}\`](#${s.key.replaceAll(".", "")}) | ${
-        s.default !== undefined ? `\`${s.default}\`` : s.derivedDefault ?? "unset"
+        s.default ? `\`${s.default}\`` : s.default === "" ? "empty" : s.derivedDefault ?? "unset"
       } | \`${envName(s.key)}\` |`
     ),
     "",
   ];
   for (const s of SCHEMA) {
     lines.push(`## ${s.key}`, "", s.doc, "");
-    if (s.default !== undefined) lines.push(`- Default: \`${s.default}\``);
+    if (s.default !== undefined) {
+      lines.push(`- Default: ${s.default ? `\`${s.default}\`` : "empty"}`);
+    }
     if (s.derivedDefault) lines.push(`- Default: ${s.derivedDefault}`);
     lines.push(`- Expected: ${s.type.expected}`);
     lines.push(`- Example: \`hsm-bridge config set ${s.key} ${s.example}\``);

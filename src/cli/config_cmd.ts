@@ -2,6 +2,8 @@
 import type { Command } from "commander";
 import {
   assertKnownKey,
+  ConfigError,
+  displayValue,
   envName,
   keySpec,
   parseConfigValue,
@@ -61,14 +63,38 @@ export function registerConfig(program: Command, ctx: CliContext): void {
       }
       const cfg = await ctx.loadConfig();
       const lines: string[] = [];
+      let invalid: ConfigError | undefined;
       for (const spec of specs) {
-        const value = cfg.format(spec.key);
+        let value: string | undefined;
+        try {
+          value = cfg.format(spec.key);
+        } catch (e) {
+          // Show the others, so that the bad one can be found and fixed with set or unset.
+          if (!(e instanceof ConfigError)) throw e;
+          invalid ??= e;
+          ctx.io.stderr(`hsm-bridge: ${e.message}\n`);
+          continue;
+        }
         if (value === undefined && !opts.all) continue;
-        const shown = value !== undefined && spec.secret && !opts.showSecrets ? "********" : value;
-        lines.push(`${spec.key}=${shown ?? ""}`);
+        lines.push(
+          `${spec.key}=${
+            value === undefined ? "" : displayValue(spec.key, value, opts.showSecrets)
+          }`,
+        );
       }
       if (lines.length) ctx.print(lines.join("\n"));
+      if (invalid) throw new ListedError(invalid);
     });
+}
+
+/** A config error already printed by `config list`: exit 78 without printing it again. */
+class ListedError extends Error {
+  readonly exitCode = 78;
+  readonly alreadyReported = true;
+  constructor(cause: ConfigError) {
+    super(cause.message, { cause });
+    this.name = "ListedError";
+  }
 }
 
 interface ListOptions {

@@ -3,7 +3,7 @@
  * default), the typed config, and where to print. Only the CLI reads configuration; it hands
  * typed option objects to the other areas.
  */
-import { loadConfig, type TedgeConfig } from "../config/mod.ts";
+import { ConfigError, loadConfig, type TedgeConfig } from "../config/mod.ts";
 
 export const DEFAULT_CONFIG_DIR = "/etc/tedge";
 
@@ -48,13 +48,16 @@ export class CliContext {
     return `${dir.replace(/\/+$/, "") || "/"}/tedge.toml`.replace("//", "/");
   }
 
-  /** The typed config, loaded once per process. */
+  /**
+   * The typed config, loaded once per process. A missing default file means "all defaults", as
+   * in thin-edge; a file named with --config that does not exist is a mistake worth saying.
+   */
   loadConfig(): Promise<TedgeConfig> {
-    this.#config ??= loadConfig({
-      path: this.configPath(),
-      env: this.env,
-      readCertificateCn: this.readCertificateCn,
-    });
+    this.#config ??= (async () => {
+      const path = this.configPath();
+      if (this.globals().config) await assertFileExists(path);
+      return await loadConfig({ path, env: this.env, readCertificateCn: this.readCertificateCn });
+    })();
     return this.#config;
   }
 
@@ -70,5 +73,17 @@ export class CliContext {
 
   printJson(value: unknown): void {
     this.print(JSON.stringify(value, null, 2));
+  }
+}
+
+async function assertFileExists(path: string): Promise<void> {
+  try {
+    await Deno.stat(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) return; // reading it will say what is wrong
+    throw new ConfigError(
+      `Config file "${path}" does not exist: check --config, or create it with ` +
+        `"hsm-bridge config set KEY VALUE --config ${path}"`,
+    );
   }
 }

@@ -26,10 +26,6 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
     opts.readCertificateCn ?? readCertificateCn,
   );
   const program = buildProgram(ctx);
-  program.configureOutput({
-    writeOut: (s) => io.stdout(s),
-    writeErr: (s) => io.stderr(s),
-  });
   program.hook("preAction", (_cmd, action) => {
     globals = action.optsWithGlobals() as GlobalOptions;
     // One-shot commands print their result; their logs are noise unless asked for.
@@ -45,7 +41,9 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
         ? EXIT_OK
         : EXIT_USAGE;
     }
-    io.stderr(`hsm-bridge: ${describe(e)}\n`);
+    if (!(e as { alreadyReported?: boolean }).alreadyReported) {
+      io.stderr(`hsm-bridge: ${describe(e)}\n`);
+    }
     return exitCodeOf(e);
   }
 }

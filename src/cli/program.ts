@@ -27,8 +27,8 @@ export function buildProgram(ctx: CliContext): Command {
       new Option("--log-level <level>", "log level (default: info for run, warn otherwise)")
         .choices([...LOG_LEVELS]),
     )
-    .showHelpAfterError("(run with --help for usage)")
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true });
 
   registerConfig(program, ctx);
   registerHsm(program, ctx);
@@ -40,7 +40,15 @@ export function buildProgram(ctx: CliContext): Command {
   // Every command accepts --help and --version, and the global options before or after it.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride();
-    if (cmd !== program) cmd.version(VERSION, "-V, --version");
+    cmd.configureOutput({
+      writeOut: (s) => ctx.io.stdout(s),
+      writeErr: (s) => ctx.io.stderr(s),
+      // Usage errors in the same one-line form as every other error.
+      outputError: (s, write) =>
+        write(
+          `hsm-bridge: ${s.trim().replace(/^error: /, "").replace(/\n+/g, " ")} (see --help)\n`,
+        ),
+    });
   }
   return program;
 }

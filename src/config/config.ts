@@ -11,7 +11,7 @@
  * value whenever the certificate can be read.
  */
 import { ConfigError, UnknownKeyError } from "./errors.ts";
-import { durationType, type HostPort } from "./parsers.ts";
+import type { HostPort } from "./parsers.ts";
 import {
   type ConfigKey,
   type ConfigValues,
@@ -100,22 +100,38 @@ export class TedgeConfig {
   }
 
   /**
-   * The value as `config get` prints it (secrets included: the caller decides). Defaults and
-   * durations are shown as written (`60s`, not `1m`).
+   * The value as `config get` prints it (secrets included: the caller decides). Defaults, and
+   * values whose type keeps the user's text (durations), are shown as written (`60s`, `90`).
    */
   format(key: ConfigKey): string | undefined {
     const r = this.#resolve(key);
     if (!r) return undefined;
     const spec = keySpec(key)!;
     if (r.source === "default") return spec.default;
-    const raw = this.#raw.get(key);
-    if (spec.type === durationType && typeof raw?.value === "string") return raw.value.trim();
+    const raw = this.#raw.get(key)?.value;
+    if (spec.type.keepsText && (typeof raw === "string" || typeof raw === "number")) {
+      return String(raw).trim();
+    }
     return (spec.type as { format(v: unknown): string }).format(r.value);
   }
 
-  /** Parses every key once, so that a bad value fails now rather than mid-run. */
+  /**
+   * Parses every key once, and checks the keys that depend on each other, so that a bad value
+   * fails now (exit 78) rather than mid-run.
+   */
   validate(): void {
     for (const { key } of SCHEMA) this.get(key);
+    const initial = this.get("mqtt.bridge.reconnect_policy.initial_interval")!;
+    const maximum = this.get("mqtt.bridge.reconnect_policy.maximum_interval")!;
+    if (maximum < initial) {
+      throw new ConfigError(
+        `Invalid reconnect policy: "mqtt.bridge.reconnect_policy.maximum_interval" ` +
+          `(${this.format("mqtt.bridge.reconnect_policy.maximum_interval")}) is below ` +
+          `"mqtt.bridge.reconnect_policy.initial_interval" ` +
+          `(${this.format("mqtt.bridge.reconnect_policy.initial_interval")}): raise the maximum`,
+        { key: "mqtt.bridge.reconnect_policy.maximum_interval" },
+      );
+    }
   }
 
   #resolve<K extends ConfigKey>(
@@ -125,9 +141,10 @@ export class TedgeConfig {
     if (key === "device.id" && this.#certificateCn) {
       return { value: this.#certificateCn as ConfigValues[K], source: "certificate" };
     }
+    // An empty TEDGE_* variable (null here) unsets the key as `config unset` does: the file's
+    // value is ignored and the default applies again.
     const raw = this.#raw.get(key);
     if (raw) return { value: this.#parse(key, raw), source: raw.source };
-    if (raw === null) return undefined; // unset through the environment
     const derived = this.#derived(key);
     if (derived) return derived;
     if (spec.default === undefined) return undefined;
@@ -163,13 +180,24 @@ export class TedgeConfig {
       const where = raw.source === "env"
         ? `environment variable ${envName(key)}`
         : `config file "${this.path}"`;
-      const shown = spec.secret ? "********" : String(raw.value);
+      const shown = displayValue(key, String(raw.value));
       throw new ConfigError(
         `Invalid value "${shown}" for "${key}" in ${where}: ${(e as Error).message}`,
         { key, cause: e },
       );
     }
   }
+}
+
+/**
+ * A value as listings and error messages may show it: PINs as `********`, a PIN inside a value
+ * (a PKCS#11 URI's pin-value) blanked, unless `showSecrets`.
+ */
+export function displayValue(key: ConfigKey, text: string, showSecrets = false): string {
+  if (showSecrets) return text;
+  const spec = keySpec(key)!;
+  if (spec.secret) return "********";
+  return spec.type.redact?.(text) ?? text;
 }
 
 export function loadConfig(opts: LoadConfigOptions): Promise<TedgeConfig> {

@@ -36,6 +36,10 @@ Deno.test("TedgeConfig takes TEDGE_* variables over the file; an empty one unset
   assert.equal(c.get("c8y.url"), undefined);
   assert.equal(c.get("c8y.mqtt"), undefined);
   assert.equal(c.get("device.cryptoki.pin")?.expose(), "999");
+  // Unset means what `config unset` means: the file's value goes, the default applies again.
+  const unset = await loadConfig({ path: f.path, env: { TEDGE_MQTT_CLIENT_PORT: "" } });
+  assert.equal(unset.get("mqtt.client.port"), 1883);
+  assert.equal(unset.source("mqtt.client.port"), "default");
 });
 
 Deno.test("TedgeConfig names the variable or file of a bad value, masking secrets", async () => {
@@ -101,5 +105,37 @@ Deno.test("TedgeConfig.require() says how to set a missing key", async () => {
     name: "ConfigError",
     message: 'Missing configuration "c8y.url": set it with "hsm-bridge config set c8y.url ' +
       '<value>" (e.g. example.cumulocity.com)',
+  });
+});
+
+Deno.test("TedgeConfig.validate() refuses a maximum reconnect interval below the initial one", async () => {
+  await using f = await configFile(
+    '[mqtt.bridge.reconnect_policy]\ninitial_interval = "30s"\nmaximum_interval = "10s"\n',
+  );
+  const c = await loadConfig({ path: f.path });
+  assert.throws(() => c.validate(), {
+    name: "ConfigError",
+    message: 'Invalid reconnect policy: "mqtt.bridge.reconnect_policy.maximum_interval" (10s) ' +
+      'is below "mqtt.bridge.reconnect_policy.initial_interval" (30s): raise the maximum',
+  });
+});
+
+Deno.test("TedgeConfig shows durations as written, also TOML integers (seconds)", async () => {
+  await using f = await configFile("[c8y.bridge]\nkeepalive_interval = 90\n");
+  const c = await loadConfig({ path: f.path });
+  assert.equal(c.get("c8y.bridge.keepalive_interval"), 90_000);
+  assert.equal(c.format("c8y.bridge.keepalive_interval"), "90");
+});
+
+Deno.test("TedgeConfig hides a pin-value of a key URI in errors", async () => {
+  await using f = await configFile("");
+  const c = await loadConfig({
+    path: f.path,
+    env: { TEDGE_DEVICE_KEY_URI: "pkcs11:x y?pin-value=4321" },
+  });
+  assert.throws(() => c.get("device.key_uri"), (e: Error) => {
+    assert.ok(!e.message.includes("4321"), e.message);
+    assert.match(e.message, /pin-value=\[redacted\]/);
+    return true;
   });
 });

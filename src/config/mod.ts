@@ -2,7 +2,7 @@
  * tedge.toml: the schema of every key hsm-bridge reads, value parsers, the typed read-only
  * config object, and the store (the only code that writes files).
  */
-export { assertKnownKey, loadConfig, TedgeConfig } from "./config.ts";
+export { assertKnownKey, displayValue, loadConfig, TedgeConfig } from "./config.ts";
 export type { LoadConfigOptions, ValueSource } from "./config.ts";
 export { ConfigError, UnknownKeyError } from "./errors.ts";
 export {

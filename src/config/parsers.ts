@@ -4,7 +4,7 @@
  * TOML and into the text `config get` prints. Parsers throw a RangeError whose message says
  * what was expected; the store adds the key and the value.
  */
-import { Secret } from "../secret.ts";
+import { redactPinValue, Secret } from "../secret.ts";
 
 /** A TOML value as smol-toml reads and writes it (the subset tedge.toml uses). */
 export type TomlValue = string | number | boolean | TomlValue[];
@@ -17,6 +17,10 @@ export interface ValueType<T> {
   fromToml(value: unknown): T;
   toToml(value: T): TomlValue;
   format(value: T): string;
+  /** Masks secrets a value can carry (a PIN in a PKCS#11 URI) for listings and errors. */
+  redact?(text: string): string;
+  /** The text as the user wrote it is the value's best form (`90s` stays `90s`, not `1m30s`). */
+  readonly keepsText?: boolean;
 }
 
 export interface HostPort {
@@ -138,6 +142,19 @@ export const durationType: ValueType<number> = {
   fromToml: (value) => parseDuration(String(value)),
   toToml: (value) => formatDuration(value),
   format: formatDuration,
+  keepsText: true,
+};
+
+/** A duration that must not be zero (reconnect intervals). */
+export const positiveDurationType: ValueType<number> = {
+  ...durationType,
+  expected: "a duration above zero like 1s, 30s, 5m or 1h",
+  fromString(text) {
+    const ms = parseDuration(text);
+    check(ms > 0, "a duration above zero like 1s, 30s, 5m or 1h");
+    return ms;
+  },
+  fromToml: (value) => positiveDurationType.fromString(String(value)),
 };
 
 const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
@@ -245,13 +262,41 @@ const PK11_URI = new RegExp(
 );
 
 /** A syntax check of an RFC 7512 PKCS#11 URI; the key providers parse its meaning. */
-export const pkcs11UriType: ValueType<string> = textType(
-  'a PKCS#11 URI (RFC 7512), e.g. "pkcs11:token=edge;object=device-key"',
+export const pkcs11UriType: ValueType<string> = {
+  ...textType(
+    'a PKCS#11 URI (RFC 7512), e.g. "pkcs11:token=edge;object=device-key"',
+    (t) => {
+      check(
+        PK11_URI.test(t.trim()),
+        'a PKCS#11 URI (RFC 7512), e.g. "pkcs11:token=edge;object=device-key"',
+      );
+      return t.trim();
+    },
+  ),
+  redact: redactPinValue,
+};
+
+/** One topic level (`te`): no wildcard, no `/`. */
+export const topicLevelType: ValueType<string> = textType(
+  'one MQTT topic level without "/", "+" or "#", e.g. "te"',
   (t) => {
     check(
-      PK11_URI.test(t.trim()),
-      'a PKCS#11 URI (RFC 7512), e.g. "pkcs11:token=edge;object=device-key"',
+      t.length > 0 && !/[/#+\0]/.test(t),
+      'one MQTT topic level without "/", "+" or "#", e.g. "te"',
     );
-    return t.trim();
+    return t;
+  },
+);
+
+/** A thin-edge entity topic id: four levels, `device/main//` or `device/child1/service/x`. */
+export const entityTopicIdType: ValueType<string> = textType(
+  'a topic id of four levels like "device/main//"',
+  (t) => {
+    const levels = t.split("/");
+    check(
+      levels.length === 4 && levels[0] !== "" && levels[1] !== "" && !/[#+\0]/.test(t),
+      'a topic id of four levels like "device/main//"',
+    );
+    return t;
   },
 );

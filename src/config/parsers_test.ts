@@ -3,6 +3,7 @@ import {
   absPath,
   boolType,
   durationType,
+  entityTopicIdType,
   enumType,
   formatDuration,
   hostType,
@@ -10,8 +11,10 @@ import {
   parseHostPort,
   pkcs11UriType,
   portType,
+  positiveDurationType,
   secretType,
   stringListType,
+  topicLevelType,
   topicPrefixType,
   u32Type,
 } from "./parsers.ts";
@@ -133,4 +136,34 @@ Deno.test("secretType keeps the value in a Secret", () => {
   assert.equal(String(s), "[redacted]");
   assert.equal(s.expose(), "123456");
   assert.equal(secretType.toToml(s), "123456");
+});
+
+Deno.test("positiveDurationType refuses zero", () => {
+  assert.equal(positiveDurationType.fromString("1s"), 1000);
+  assert.throws(() => positiveDurationType.fromString("0"), /expected a duration above zero/);
+  assert.throws(() => positiveDurationType.fromToml("0s"), /expected a duration above zero/);
+});
+
+Deno.test("topicLevelType and entityTopicIdType follow thin-edge's topic scheme", () => {
+  assert.equal(topicLevelType.fromString("te"), "te");
+  for (const bad of ["", "te/x", "te/#", "+"]) {
+    assert.throws(() => topicLevelType.fromString(bad), /expected one MQTT topic level/, bad);
+  }
+  for (const ok of ["device/main//", "device/child1/service/app"]) {
+    assert.equal(entityTopicIdType.fromString(ok), ok);
+  }
+  for (const bad of ["foo", "device/main", "device//x/y", "/main//", "device/+//"]) {
+    assert.throws(
+      () => entityTopicIdType.fromString(bad),
+      /expected a topic id of four levels/,
+      bad,
+    );
+  }
+});
+
+Deno.test("pkcs11UriType redacts a pin-value for display", () => {
+  assert.equal(
+    pkcs11UriType.redact!("pkcs11:object=k?pin-value=1234"),
+    "pkcs11:object=k?pin-value=[redacted]",
+  );
 });

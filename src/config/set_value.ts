@@ -1,5 +1,6 @@
 import { ConfigError } from "./errors.ts";
-import type { TomlValue } from "./parsers.ts";
+import { displayValue } from "./config.ts";
+import type { TomlValue, ValueType } from "./parsers.ts";
 import type { ConfigKey } from "./schema.ts";
 import { keySpec } from "./schema.ts";
 
@@ -10,11 +11,12 @@ import { keySpec } from "./schema.ts";
  */
 export function parseConfigValue(key: ConfigKey, text: string): TomlValue {
   const spec = keySpec(key)!;
-  const type = spec.type as { fromString(t: string): unknown; toToml(v: unknown): TomlValue };
+  const type = spec.type as ValueType<unknown>;
   try {
-    return type.toToml(type.fromString(text));
+    const value = type.fromString(text);
+    return type.keepsText ? text.trim() : type.toToml(value);
   } catch (e) {
-    const shown = spec.secret ? "********" : text;
+    const shown = displayValue(key, text);
     throw new ConfigError(`Invalid value "${shown}" for "${key}": ${(e as Error).message}`, {
       key,
       cause: e,

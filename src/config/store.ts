@@ -53,10 +53,13 @@ function dirOf(path: string): string {
 
 /** Replaces `path` with `text` atomically (see the module comment). */
 export async function writeFileAtomic(
-  path: string,
+  target: string,
   text: string,
   opts: { newFileMode?: number; beforeRename?: BeforeRenameHook } = {},
 ): Promise<void> {
+  // A symlinked file (/etc/tedge/tedge.toml -> /data/tedge.toml) is updated where it lives;
+  // renaming over the link would replace the link with a regular file.
+  const path = await Deno.realPath(target).catch(() => target);
   const dir = dirOf(path);
   const old = await Deno.stat(path).catch((e) => {
     if (e instanceof Deno.errors.NotFound) return undefined;
@@ -161,7 +164,16 @@ async function editFile(
       { key, cause: e },
     );
   }
-  if (after === before) return;
+  if (after === before) {
+    // Nothing to change is fine for an absent key; a key that is there but was not found by the
+    // line editor (inside an inline table) must not be reported as removed.
+    if (value !== undefined || lookupPath(oldTable, keyPath) === undefined) return;
+    throw new ConfigError(
+      `Cannot edit "${key}" in "${path}" safely: the file's layout is unusual there; ` +
+        `edit it by hand`,
+      { key },
+    );
+  }
   let newTable: TomlTable | undefined;
   try {
     newTable = parse(after) as TomlTable;

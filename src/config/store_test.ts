@@ -95,3 +95,28 @@ Deno.test("setConfigValue() refuses an edit that would change other keys", () =>
     });
     assert.equal(await Deno.readTextFile(path), text);
   }));
+
+Deno.test("unsetConfigValue() refuses a key it cannot remove (inside an inline table)", () =>
+  withDir(async (dir) => {
+    const path = `${dir}/tedge.toml`;
+    const text = 'c8y = { url = "x.example.com" }\n';
+    await Deno.writeTextFile(path, text);
+    await assert.rejects(unsetConfigValue(path, "c8y.url"), {
+      name: "ConfigError",
+      message: /Cannot edit "c8y.url" in ".*" safely/,
+    });
+    assert.equal(await Deno.readTextFile(path), text);
+    await unsetConfigValue(path, "c8y.mqtt"); // absent: nothing to do
+  }));
+
+Deno.test("setConfigValue() on a symlinked file updates the target and keeps the link", () =>
+  withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/data`);
+    const target = `${dir}/data/tedge.toml`;
+    await Deno.writeTextFile(target, '[c8y]\nurl = "a.example.com"\n');
+    await Deno.symlink(target, `${dir}/tedge.toml`);
+    await setConfigValue(`${dir}/tedge.toml`, "c8y.url", "b.example.com");
+    assert.ok((await Deno.lstat(`${dir}/tedge.toml`)).isSymlink);
+    assert.equal(await Deno.readTextFile(target), '[c8y]\nurl = "b.example.com"\n');
+    assert.deepEqual((await files(`${dir}/data`)).sort(), ["tedge.toml"]);
+  }));

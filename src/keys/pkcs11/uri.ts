@@ -6,7 +6,7 @@
  *   pkcs11:token=edge;serial=fa11;object=device-key;id=%01%02;type=private?pin-value=1234
  *          └──────────── path (section 2.3) ────────────────────────────┘ └─ query (2.4) ─┘
  */
-import { Secret } from "../../secret.ts";
+import { redactPinValue, Secret } from "../../secret.ts";
 
 /** A malformed PKCS#11 URI (a configuration error: exit 78). */
 export class KeyUriError extends Error {
@@ -106,7 +106,7 @@ export class KeyUri implements Readonly<KeyUriFields> {
   static parse(text: string): KeyUri {
     const m = /^pkcs11:([^?#]*)(?:\?([^#]*))?$/i.exec(text.trim());
     if (!m) {
-      throw new KeyUriError(undefined, `"${redact(text)}" does not start with "pkcs11:"`);
+      throw new KeyUriError(undefined, `"${redactPinValue(text)}" does not start with "pkcs11:"`);
     }
     const fields: KeyUriFields = {};
     const vendorPath: Record<string, string> = {};
@@ -323,9 +323,4 @@ function encode(value: string, allowed: RegExp): string {
     out += b < 0x80 && allowed.test(c) ? c : pct(b);
   }
   return out;
-}
-
-/** The URI text with any pin-value blanked, for error messages about the URI itself. */
-export function redact(text: string): string {
-  return text.replace(/(pin-value=)[^&#]*/gi, "$1[redacted]");
 }
