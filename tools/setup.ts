@@ -101,6 +101,11 @@ async function nodeHeadersDir(): Promise<string> {
   for (const dir of candidates) {
     if (dir && dir !== "undefined" && await exists(`${dir}/include/node/node_api.h`)) return dir;
   }
+  // Debian's own nodejs package ships its headers separately, in libnode-dev (/usr/include/node).
+  if (!await exists("/usr/include/node/node_api.h") && await isDebianNode()) {
+    await installDebianPackage("libnode-dev");
+    if (await exists("/usr/include/node/node_api.h")) return "/usr";
+  }
   fail(
     `cannot find the Node.js headers (include/node/node_api.h) under ${
       candidates.map((c) => `"${c}"`).join(" or ")
@@ -108,15 +113,53 @@ async function nodeHeadersDir(): Promise<string> {
   );
 }
 
+/**
+ * node-gyp: npm's bundled copy (NodeSource and nodejs.org installs), Debian's `node-gyp`
+ * package (Debian's own npm depends on it), or one on PATH; installed from Debian as a last
+ * resort.
+ */
+async function findNodeGyp(): Promise<string[]> {
+  const npmRoot = (await run("npm", ["root", "-g"], { quiet: true })).stdout.trim();
+  for (
+    const script of [
+      `${npmRoot}/npm/node_modules/node-gyp/bin/node-gyp.js`,
+      "/usr/share/nodejs/node-gyp/bin/node-gyp.js",
+      "/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js",
+    ]
+  ) {
+    if (await exists(script)) return ["node", script];
+  }
+  const onPath = await run("sh", ["-c", "command -v node-gyp"], { quiet: true });
+  if (onPath.code === 0) return [onPath.stdout.trim()];
+  await installDebianPackage("node-gyp");
+  return findNodeGyp();
+}
+
+async function installDebianPackage(pkg: string): Promise<void> {
+  const line = `apt-get install -y --no-install-recommends ${pkg}`;
+  if (Deno.uid() !== 0) {
+    fail(`"${pkg}" is needed to build the pkcs11js addon. Run as root: sudo ${line}`);
+  }
+  console.log(`setup: installing ${pkg}`);
+  const r = await run("apt-get", line.split(" ").slice(1), {
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+  });
+  if (r.code !== 0) fail(`"${line}" failed (see above)`);
+}
+
+/** Whether node comes from Debian's nodejs package (not NodeSource, which ships headers). */
+async function isDebianNode(): Promise<boolean> {
+  const r = await run("dpkg-query", ["-W", "-f=${Version}", "nodejs"], { quiet: true });
+  return r.code === 0 && !r.stdout.includes("nodesource");
+}
+
 async function buildPkcs11Addon(): Promise<void> {
   const pkgDir = await Deno.realPath(`${root}node_modules/pkcs11js`);
   if (await exists(`${pkgDir}/build/Release/pkcs11.node`)) return;
-  const npmRoot = (await run("npm", ["root", "-g"], { quiet: true })).stdout.trim();
-  const nodeGyp = `${npmRoot}/npm/node_modules/node-gyp/bin/node-gyp.js`;
-  if (!await exists(nodeGyp)) fail(`npm's node-gyp not found at "${nodeGyp}"`);
+  const [gyp, ...gypArgs] = await findNodeGyp();
   const nodedir = await nodeHeadersDir();
   console.log(`setup: building pkcs11js in ${pkgDir}`);
-  const r = await run("node", [nodeGyp, "rebuild", `--nodedir=${nodedir}`], {
+  const r = await run(gyp, [...gypArgs, "rebuild", `--nodedir=${nodedir}`], {
     cwd: pkgDir,
     quiet: true,
   });
