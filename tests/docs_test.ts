@@ -47,6 +47,65 @@ Deno.test("every message in docs/troubleshooting.md is one the code can print", 
   }
 });
 
+/** Errors that end a command with a configuration, credential or usage problem (exit 78 / 2). */
+const USER_ERROR_CLASSES = [
+  "ConfigError",
+  "UnknownKeyError",
+  "KeyConfigError",
+  "KeyFileError",
+  "KeyMismatchError",
+  "PinError",
+  "TokenNotFoundError",
+  "RuleFileError",
+  "UsageError",
+  "CertificateFileError",
+  "KeyUriError",
+  "SignTimeoutError",
+  "TlsCheckError",
+  "KeyCheckError",
+  "Pkcs11Error",
+  "CertificateError",
+];
+
+/** The text of a `new Class(...)` call starting at `open` (the parenthesis). */
+function callText(code: string, open: number): string {
+  let depth = 0;
+  for (let i = open; i < code.length; i++) {
+    if (code[i] === "(") depth++;
+    else if (code[i] === ")" && --depth === 0) return code.slice(open, i);
+  }
+  return code.slice(open);
+}
+
+/** The fixed parts (12+ characters) of the string literals in `text`, whitespace collapsed. */
+function fixedParts(text: string): string[] {
+  const literals = [...text.matchAll(/`((?:[^`\\]|\\.)*)`|"((?:[^"\\]|\\.)*)"/g)]
+    .map((l) => l[1] ?? l[2]);
+  return literals.flatMap((l) => l.split(/\$\{[^}]*\}/))
+    .map((f) =>
+      f.replace(/\\"/g, '"').replace(/\s+/g, " ").replace(/^[\s"'():;,.?}]+|[\s"'():;,.?]+$/g, "")
+    )
+    .filter((f) => f.length >= 12 && !f.includes("${") && !/^[a-z_]+$/.test(f));
+}
+
+Deno.test("docs/troubleshooting.md explains every configuration, credential and usage error", async () => {
+  const doc = (await Deno.readTextFile(`${root}docs/troubleshooting.md`)).replace(/\s+/g, " ");
+  const missing: string[] = [];
+  for await (const file of walkTs(`${root}src`)) {
+    if (/\/_(test|fake)[^/]*$/.test(file)) continue;
+    const code = (await Deno.readTextFile(file)).replace(/["`]\s*\+\s*\n\s*["`]/g, "");
+    for (const m of code.matchAll(new RegExp(`new (${USER_ERROR_CLASSES.join("|")})\\(`, "g"))) {
+      const parts = fixedParts(callText(code, m.index! + m[0].length - 1));
+      if (parts.length && !parts.some((p) => doc.includes(p))) {
+        missing.push(
+          `${file.slice(root.length)}: ${m[1]} "${parts.sort((a, b) => b.length - a.length)[0]}"`,
+        );
+      }
+    }
+  }
+  assert.deepEqual(missing, [], "errors without an entry in docs/troubleshooting.md");
+});
+
 async function* walkTs(dir: string): AsyncGenerator<string> {
   for await (const entry of Deno.readDir(dir)) {
     const path = `${dir}/${entry.name}`;
