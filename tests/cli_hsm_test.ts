@@ -66,6 +66,33 @@ Deno.test("hsm list-tokens through p11-kit-client takes the server address from 
   );
 });
 
+Deno.test("hsm create-key through p11-kit refuses a key type the client module cannot use, before creating it", async () => {
+  await using dev = await Device.create();
+  await dev.hsm.initToken("edge");
+  const server = await P11KitServer.start(dev.hsm, `${dev.dir}/p11-kit.sock`);
+  try {
+    await dev.writeConfig({
+      "device.cryptoki.mode": "module",
+      "device.cryptoki.module_path": P11_KIT_CLIENT_MODULE,
+      "device.cryptoki.p11_kit_server_address": server.address,
+      "device.cryptoki.pin": "1234",
+    });
+    const r = await dev.cli(["hsm", "create-key", "--type", "ed25519"]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /^hsm-bridge: Cannot generate a key pair on token "edge": it (does not offer ed25519 key generation|cannot sign with a ed25519 key).*; choose another --type/,
+    );
+    const keys = await dev.cli(["hsm", "list-keys", "--json"]);
+    assert.equal(keys.code, 0, keys.stderr);
+    assert.deepEqual(JSON.parse(keys.stdout).keys, [], "nothing was created");
+    const ec = await dev.cli(["hsm", "create-key", "--type", "ecdsa"]);
+    assert.equal(ec.code, 0, ec.stderr);
+  } finally {
+    await server.stop();
+  }
+});
+
 Deno.test("hsm create-key makes a sign-only key on the token and --set-config points device.key_uri at it", async () => {
   await using dev = await Device.create();
   const token = await dev.hsm.initToken("edge");

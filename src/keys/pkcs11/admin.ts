@@ -6,7 +6,7 @@ import { der } from "../../x509/mod.ts";
 import type { KeyType } from "../signing_key.ts";
 import { type Curve, describeKeyType, OID, sameKey } from "../spki.ts";
 import { schemeName } from "../schemes.ts";
-import { signMechanisms, tokenSchemes } from "./_mechanisms.ts";
+import { CKM, signMechanisms, tokenSchemes } from "./_mechanisms.ts";
 import { Buffer, CKM_EC_EDWARDS_KEY_PAIR_GEN, pkcs11js, Pkcs11Module } from "./_module.ts";
 import { findPrivateKeys, idHex } from "./_objects.ts";
 import { openTokenSession, type TokenAccessOptions } from "./_session.ts";
@@ -128,6 +128,7 @@ export async function createKey(
     }
     const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(spec, label, id);
     const what = `Cannot generate a key pair on token "${ts.token.label}"`;
+    checkCanCreate(ts.mod, ts.token, spec, mechanism, what);
     try {
       await ts.mod.p11.C_GenerateKeyPairAsync(
         ts.session,
@@ -153,6 +154,37 @@ export async function createKey(
     };
   } finally {
     ts.close();
+  }
+}
+
+/** The mechanism a key of each type signs TLS 1.3 with (see _mechanisms.ts). */
+const SIGN_MECHANISM = {
+  ecdsa: [CKM.ECDSA, "CKM_ECDSA"],
+  rsa: [CKM.RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS"],
+  ed25519: [CKM.EDDSA, "CKM_EDDSA"],
+} as const;
+
+/**
+ * Refuses, before anything is written to the token, a key type the token cannot make or
+ * cannot sign with (p11-kit-client, for one, forwards no EdDSA): a key that is created but
+ * useless would only have to be deleted again.
+ */
+function checkCanCreate(
+  mod: Pkcs11Module,
+  token: TokenDescription,
+  spec: CreateKeySpec,
+  generation: number,
+  what: string,
+): void {
+  const listed = mod.call("C_GetMechanismList", what, (p) => p.C_GetMechanismList(token.slot));
+  const [sign, signName] = SIGN_MECHANISM[spec.type];
+  const missing = !listed.includes(generation)
+    ? `it does not offer ${spec.type} key generation (mechanism 0x${generation.toString(16)})`
+    : !signMechanisms(mod, token.slot).has(sign)
+    ? `it cannot sign with a ${spec.type} key (no ${signName})`
+    : undefined;
+  if (missing) {
+    throw new Error(`${what}: ${missing}; choose another --type (ecdsa is the most common)`);
   }
 }
 
