@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { CertificateError, TrustStore, verifyServerChain, x509 } from "./mod.ts";
+import { CertificateError, TrustStore, verifyServerChain } from "./mod.ts";
+import { x509 } from "./testing.ts";
 import { CLIENT_AUTH, issue, type Issued, SERVER_AUTH, subtree } from "./_test_pki.ts";
 
 const store = (...c: Issued[]) => TrustStore.fromCertificates(c.map((i) => i.cert), "test store");

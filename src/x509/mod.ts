@@ -3,10 +3,9 @@
  * verification and the host name check. Imports nothing else of ours.
  */
 /**
- * @peculiar/x509, for tests that generate or inspect certificates (keys' CSR and contract
- * tests). Nothing in src uses it any more; while this line stays, every importer of this module
- * still loads it (with asn1js, tsyringe and reflect-metadata: about 11 MB of RSS). Those tests
- * can import `_peculiar.ts` directly, as tests/helpers/pki.ts does, and then this line can go.
+ * @deprecated for tests, import `x509` from `src/x509/testing.ts`. Kept until src/keys/csr_test.ts
+ * and tests/keys_contract.ts do: while this line stays, every importer of this module (the
+ * whole program) loads @peculiar/x509, which nothing in src uses (about 10 MB of RSS).
  */
 export { x509 } from "./_peculiar.ts";
 export { base64Decode, base64Encode, decodePem, encodePem, type PemBlock } from "./pem.ts";
