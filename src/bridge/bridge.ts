@@ -22,6 +22,7 @@ import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { ServiceMessage } from "./c8y.ts";
 import { HalfBridge } from "./half_bridge.ts";
 import { healthPayload } from "./health.ts";
+import { IdleWatch } from "./idle.ts";
 import { LoopBreaker } from "./loop_breaker.ts";
 import type { BridgeRules } from "./rules.ts";
 import { Side } from "./side.ts";
@@ -67,6 +68,8 @@ export interface BridgeOptions {
   readonly statsIntervalMs?: number;
   /** How long `stop()` waits for in-flight acknowledgements. Default 5 s. */
   readonly shutdownGraceMs?: number;
+  /** Called once per quiet period: nothing forwarded or dropped for `quietMs` (default 10 s). */
+  readonly idle?: { readonly quietMs?: number; onIdle(): void };
   readonly log?: Logger;
 }
 
@@ -109,6 +112,7 @@ export class Bridge {
   #cloudConn: MqttConnection | undefined;
   #healthUp: boolean | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #idle: IdleWatch | undefined;
   #stopping: Promise<void> | undefined;
   #fatal!: (e: Error) => void;
   /** Rejects when the bridge cannot go on (a credential error while reconnecting). */
@@ -210,6 +214,17 @@ export class Bridge {
     this.#cloud.start();
     const every = this.#opts.statsIntervalMs ?? 60_000;
     if (every > 0) this.#statsTimer = setInterval(() => this.#logStats(), every);
+    const idle = this.#opts.idle;
+    if (idle) {
+      this.#idle = new IdleWatch(() => this.#activity(), () => idle.onIdle(), idle.quietMs);
+      this.#idle.start();
+    }
+  }
+
+  /** Messages handled so far, both ways (what the idle watch compares). */
+  #activity(): number {
+    const o = this.#out.counters, i = this.#in.counters;
+    return o.forwarded + o.dropped + o.echoes + i.forwarded + i.dropped + i.echoes;
   }
 
   /** Both sides are connected (what the health topic says). */
@@ -326,6 +341,7 @@ export class Bridge {
 
   async #shutdown(): Promise<void> {
     const grace = this.#opts.shutdownGraceMs ?? 5_000;
+    this.#idle?.stop();
     this.#log.info("Bridge stopping", {
       in_flight_to_cloud: this.#out.inFlight,
       in_flight_to_local: this.#in.inFlight,
