@@ -1,7 +1,8 @@
 /**
  * Runs `cli.ts` as a separate process, exactly as a user would run the compiled binary, with
  * the permission set that `deno task compile` bakes into it (deno.json
- * `permissions.hsm-bridge`), so a missing permission fails here too.
+ * `permissions.hsm-bridge`), so a missing permission fails here too, and with the V8 flags
+ * that task bakes in (its `--v8-flags=`: heap sizing, `gc()` for the idle memory release).
  */
 import denoJson from "../../deno.json" with { type: "json" };
 import { TestProcess } from "./process.ts";
@@ -27,6 +28,13 @@ export function permissionFlags(): string[] {
   return flags;
 }
 
+/** The compile task's `--v8-flags=...` (deno.json, the one place they are written), if any. */
+export function v8Flags(): string[] {
+  const task = (denoJson.tasks as Record<string, { command: string }>).compile.command;
+  const flag = /(?:^|\s)(--v8-flags=\S+)/.exec(task)?.[1];
+  return flag ? [flag] : [];
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -40,7 +48,7 @@ export interface CliOptions {
 }
 
 function denoArgs(args: string[]): string[] {
-  return ["run", "--quiet", "--no-prompt", ...permissionFlags(), CLI_PATH, ...args];
+  return ["run", "--quiet", "--no-prompt", ...v8Flags(), ...permissionFlags(), CLI_PATH, ...args];
 }
 
 /** The whole command line of `hsm-bridge ARGS...` (for running it inside another command). */
