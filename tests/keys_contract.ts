@@ -4,7 +4,7 @@
  * device certificate, so the oracle shares no code with the providers.
  */
 import assert from "node:assert/strict";
-import { x509 } from "../src/x509/mod.ts";
+import { x509 } from "../src/x509/testing.ts";
 import {
   ecdsaDerToRaw,
   schemeInfo,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ecdsaRawToDer, x509 } from "../x509/mod.ts";
+import { ecdsaRawToDer } from "../x509/mod.ts";
+import { x509 } from "../x509/testing.ts";
 import { createCsr, encodeName, parseSubject } from "./csr.ts";
 import { makeSigningKey } from "./_key_base.ts";
 import { schemeInfo, schemesForKeyType } from "./schemes.ts";

@@ -7,7 +7,6 @@
  * and tests/keys_contract.ts do: while this line stays, every importer of this module (the
  * whole program) loads @peculiar/x509, which nothing in src uses (about 10 MB of RSS).
  */
-export { x509 } from "./_peculiar.ts";
 export { base64Decode, base64Encode, decodePem, encodePem, type PemBlock } from "./pem.ts";
 /** The strict DER reader and builder, as one namespace (keys builds and reads its keys with it). */
 export * as der from "./der.ts";

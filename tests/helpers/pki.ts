@@ -7,7 +7,7 @@
  *           └─────────────────────────> client / device certificate (any public key, e.g. a
  *                                       token key given as SPKI)
  */
-import { x509 } from "../../src/x509/_peculiar.ts";
+import { x509 } from "../../src/x509/testing.ts";
 import { encodePem } from "../../src/x509/pem.ts";
 
 export type KeyKind = "p256" | "p384" | "rsa2048" | "rsa3072" | "ed25519";
