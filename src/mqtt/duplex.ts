@@ -7,16 +7,17 @@
  *   keepalive timeout to notice).
  * - `writev`: mqtt-packet writes each packet in several small pieces inside cork/uncork; the
  *   pieces written while a previous write is in flight arrive here together and go out as one
- *   transport write (one TLS record instead of five). They are copied into one buffer that the
- *   next write reuses (the Writable starts no write before the previous one completed, and a
- *   completed transport write has consumed its bytes): a new buffer per write was a malloc'd
- *   ArrayBuffer per message at 4 KiB, which V8 frees only when it collects its owner.
+ *   transport write (one TLS record instead of five). They are copied into a 64 KiB buffer
+ *   that every write reuses (the Writable starts no write before the previous one completed,
+ *   and a completed transport write has consumed its bytes); more than that goes out as
+ *   several writes. A new buffer per write was a malloc'd ArrayBuffer per message at 4 KiB
+ *   (and a 64+ KiB one per burst), which V8 frees only when it collects its owner.
  */
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { type ByteTransport, TransportError } from "./transport.ts";
 
-/** Size of the reused buffer for gathered writes; larger writes get a buffer of their own. */
+/** Size of the reused buffer for gathered writes (at most this much per transport write). */
 const GATHER_BUFFER_BYTES = 64 * 1024;
 
 /** A Duplex whose input can be held back (TCP backpressure to the peer). */
@@ -47,10 +48,7 @@ export function transportDuplex(transport: ByteTransport): TransportDuplex {
     },
 
     writev(chunks: { chunk: Buffer }[], callback) {
-      transport.write(gathered(chunks)).then(
-        () => callback(),
-        (e) => callback(TransportError.from(e)),
-      );
+      writeGathered(chunks).then(() => callback(), (e) => callback(TransportError.from(e)));
     },
 
     final(callback) {
@@ -65,19 +63,24 @@ export function transportDuplex(transport: ByteTransport): TransportDuplex {
     },
   });
 
-  /** The chunks as one buffer: a view of `gather` when they fit. */
-  function gathered(chunks: { chunk: Buffer }[]): Uint8Array {
-    if (chunks.length === 1) return chunks[0].chunk;
-    let total = 0;
-    for (const c of chunks) total += c.chunk.length;
-    if (total > GATHER_BUFFER_BYTES) return Buffer.concat(chunks.map((c) => c.chunk), total);
-    gather ??= Buffer.allocUnsafeSlow(GATHER_BUFFER_BYTES);
+  /** Writes the chunks in order, copied into `gather` up to 64 KiB at a time. */
+  async function writeGathered(chunks: { chunk: Buffer }[]): Promise<void> {
+    if (chunks.length === 1) return await transport.write(chunks[0].chunk);
+    const buffer = gather ??= Buffer.allocUnsafeSlow(GATHER_BUFFER_BYTES);
     let at = 0;
-    for (const c of chunks) {
-      gather.set(c.chunk, at);
-      at += c.chunk.length;
+    for (const { chunk } of chunks) {
+      if (at > 0 && at + chunk.length > buffer.length) {
+        await transport.write(buffer.subarray(0, at));
+        at = 0;
+      }
+      if (chunk.length > buffer.length) {
+        await transport.write(chunk); // a large payload as it is: no copy
+        continue;
+      }
+      buffer.set(chunk, at);
+      at += chunk.length;
     }
-    return gather.subarray(0, total);
+    if (at > 0) await transport.write(buffer.subarray(0, at));
   }
 
   async function pump(): Promise<void> {

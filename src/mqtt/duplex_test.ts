@@ -58,6 +58,27 @@ Deno.test("transportDuplex() passes bytes both ways and batches corked writes", 
   assert.equal(t.closeCalls >= 1, true);
 });
 
+Deno.test("transportDuplex() gathers up to 64 KiB per transport write, in order, reusing its buffer", async () => {
+  const t = memoryTransport();
+  const d = transportDuplex(t);
+  const piece = (n: number, fill: number) => Buffer.alloc(n, fill);
+  const batch = (pieces: Buffer[]) => {
+    d.cork();
+    for (const p of pieces) d.write(p);
+    d.uncork();
+  };
+  batch([piece(40_000, 1), piece(30_000, 2), piece(100_000, 3), piece(10, 4), piece(5, 5)]);
+  await new Promise((r) => setTimeout(r, 10));
+  batch([piece(3, 6), piece(4, 7)]); // reuses the buffer the first batch was copied into
+  await new Promise((r) => setTimeout(r, 10));
+  const sizes = t.writes.map((w) => w.length);
+  assert.deepEqual(sizes, [40_000, 30_000, 100_000, 15, 7]);
+  assert.deepEqual([t.writes[0][0], t.writes[1][0], t.writes[2][0]], [1, 2, 3]);
+  assert.deepEqual([...t.writes[3]], [...piece(10, 4), ...piece(5, 5)]);
+  assert.deepEqual([...t.writes[4]], [6, 6, 6, 7, 7, 7, 7]);
+  d.destroy();
+});
+
 Deno.test("transportDuplex() closes when the peer closes (allowHalfOpen false)", async () => {
   const t = memoryTransport();
   const d = transportDuplex(t);
