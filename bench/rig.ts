@@ -9,10 +9,10 @@
  *
  * and the same backwards (cloud -> local). The subscriber is always on the far broker.
  */
-import { CLI_PATH, permissionFlags, startCli } from "../tests/helpers/cli.ts";
+import { startCli } from "../tests/helpers/cli.ts";
 import { Mosquitto } from "../tests/helpers/mosquitto.ts";
 import { type IssuedCertificate, TestPki } from "../tests/helpers/pki.ts";
-import { TestProcess } from "../tests/helpers/process.ts";
+import type { TestProcess } from "../tests/helpers/process.ts";
 import { SoftHsm, type TokenInfo, type TokenKey } from "../tests/helpers/softhsm.ts";
 import { onCleanup } from "./cleanup.ts";
 import type { Path } from "./load.ts";
@@ -324,9 +324,7 @@ async function startHsmBridge(
       ...(opts.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfileDir}`] : []),
       ...(opts.denoFlags ?? []),
     ];
-    const process = denoFlags.length
-      ? cliWithDenoFlags(args, envVars, denoFlags)
-      : startCli(args, { env: envVars });
+    const process = startCli(args, { env: envVars, denoFlags });
     const stop = onCleanup(`hsm-bridge ${process.pid}`, () => process.stop("SIGTERM", 5_000));
     try {
       await withTimeout(
@@ -347,31 +345,6 @@ async function startHsmBridge(
   } finally {
     await health.close();
   }
-}
-
-/**
- * Like startCli(), with more `deno run` flags (a `--cpu-prof` profile is written when the
- * process exits).
- */
-function cliWithDenoFlags(
-  args: string[],
-  env: Record<string, string>,
-  denoFlags: string[],
-): TestProcess {
-  const keep: Record<string, string> = { NO_COLOR: "1" };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
-    const v = Deno.env.get(name);
-    if (v !== undefined) keep[name] = v;
-  }
-  return new TestProcess(Deno.execPath(), [
-    "run",
-    "--quiet",
-    "--no-prompt",
-    ...denoFlags,
-    ...permissionFlags(),
-    CLI_PATH,
-    ...args,
-  ], { cwd: new URL("../", import.meta.url).pathname, env: { ...keep, ...env }, clearEnv: true });
 }
 
 /** Whether `hsm-bridge run` exists yet (the bridge engineer is writing it). */

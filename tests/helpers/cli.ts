@@ -47,8 +47,18 @@ export interface CliOptions {
   stdin?: string;
 }
 
-function denoArgs(args: string[]): string[] {
-  return ["run", "--quiet", "--no-prompt", ...v8Flags(), ...permissionFlags(), CLI_PATH, ...args];
+/** `deno run` arguments for `hsm-bridge ARGS...`; `denoFlags` come after the shipped ones. */
+function denoArgs(args: string[], denoFlags: string[] = []): string[] {
+  return [
+    "run",
+    "--quiet",
+    "--no-prompt",
+    ...v8Flags(),
+    ...denoFlags,
+    ...permissionFlags(),
+    CLI_PATH,
+    ...args,
+  ];
 }
 
 /** The whole command line of `hsm-bridge ARGS...` (for running it inside another command). */
@@ -77,9 +87,15 @@ export async function runCli(args: string[], opts: CliOptions = {}): Promise<Cli
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** Starts `hsm-bridge ARGS...` in the background (for `run`); stop it by handle. */
-export function startCli(args: string[], opts: CliOptions & { echo?: boolean } = {}): TestProcess {
-  return new TestProcess(Deno.execPath(), denoArgs(args), {
+/**
+ * Starts `hsm-bridge ARGS...` in the background (for `run`); stop it by handle. `denoFlags`
+ * adds diagnosis flags (`--cpu-prof`, `--inspect`, more `--v8-flags`) to the shipped ones.
+ */
+export function startCli(
+  args: string[],
+  opts: CliOptions & { echo?: boolean; denoFlags?: string[] } = {},
+): TestProcess {
+  return new TestProcess(Deno.execPath(), denoArgs(args, opts.denoFlags), {
     cwd: opts.cwd ?? ROOT,
     env: baseEnv(opts.env),
     clearEnv: true,
