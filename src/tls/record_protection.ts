@@ -2,112 +2,23 @@
  * Record protection (RFC 8446 section 5.2 and 5.3): AEAD encryption of TLSInnerPlaintext with a
  * per-record nonce = write_iv XOR the 64-bit record sequence number, and the record header as
  * additional data. Each direction has its own keys and sequence number; a KeyUpdate or a
- * phase change replaces the whole object, which resets the sequence number to 0.
+ * phase change replaces the whole object, which resets the sequence number to 0, and the record
+ * layer disposes of the one replaced.
  *
- * The AEADs run on node:crypto, synchronously. WebCrypto's AES-GCM is an async op with a hop
- * to a thread pool: 10-40 us per small record against 3.5-5 us here (bench/micro_aead.ts), and
- * being synchronous lets the record layer open every record already buffered in one go. Both
- * AES implementations are software in Deno 2.9 (about 4 ns per byte on node:crypto), and per
- * byte WebCrypto's is twice as fast: a full 16 KiB AES-256-GCM record takes 30 us there and
- * 70 us here. Outgoing application data under load is packed into full records, so
- * `sealBulk` hands AES-GCM records of 8 KiB or more to WebCrypto (the write path awaits the
- * socket anyway). Incoming records stay on node:crypto: a bridge receives one record per
- * MQTT packet, and the read path stays synchronous.
- *
- * Deno's node:crypto GCM compares the tag with a plain (not constant-time) comparison. A timing
- * oracle on it needs many forgery attempts under one key; TLS 1.3 makes the first failure fatal
- * (bad_record_mac closes the connection, and the next one has new keys), so it gives none.
+ * The AEADs come from aead_backend.ts: node:crypto (synchronous) with WebCrypto for outgoing
+ * AES-GCM records of WEBCRYPTO_FROM bytes or more. Being synchronous lets the record layer open
+ * every record already buffered in one go.
  */
 
-import { type CipherGCMTypes, createCipheriv, createDecipheriv } from "node:crypto";
+import type { AeadBackend, RecordAead } from "./aead.ts";
+import { aeadBackend } from "./aead_backend.ts";
 import type { CipherSuiteInfo } from "./cipher_suites.ts";
 import { IV_LENGTH, TAG_LENGTH } from "./cipher_suites.ts";
 import { TlsPeerMisbehavedError } from "./errors.ts";
 import type { AnyTrafficSecret, TrafficKeys } from "./key_schedule.ts";
 import { ContentType, MAX_PLAINTEXT, RECORD_HEADER_LENGTH } from "./record.ts";
 
-/**
- * The node:crypto algorithm. Typed as the GCM names: the ChaCha20-Poly1305 cipher objects have
- * the same AEAD methods, and the types have no overload for a union of the two.
- */
-type AeadName = CipherGCMTypes;
-
-/** An AEAD with a fixed key (node:crypto; one cipher object per record, as its API needs). */
-class Aead {
-  readonly #algorithm: AeadName;
-  readonly #key: Uint8Array;
-  readonly #options = { authTagLength: TAG_LENGTH };
-  /** Whether sealWebCrypto() can be used (the AES-GCM suites). */
-  readonly hasWebCrypto: boolean;
-  /** The same key in WebCrypto, imported on first use. */
-  #webKey: Promise<CryptoKey> | undefined;
-
-  constructor(suite: CipherSuiteInfo, key: Uint8Array) {
-    if (key.length !== suite.keyLength) {
-      throw new RangeError(`AEAD key of ${key.length} bytes does not fit ${suite.name}`);
-    }
-    this.#algorithm = suite.aead === "AES-GCM"
-      ? `aes-${suite.keyLength * 8}-gcm` as AeadName
-      : "chacha20-poly1305" as AeadName;
-    this.#key = key.slice();
-    this.hasWebCrypto = suite.aead === "AES-GCM";
-  }
-
-  /**
-   * Encrypts `buf[at, at + length)` and writes the ciphertext over it and the tag right after
-   * it (so `buf` needs TAG_LENGTH more bytes there). `aad` must not overlap that range.
-   */
-  sealInPlace(nonce: Uint8Array, aad: Uint8Array, buf: Uint8Array, at: number, length: number) {
-    const c = createCipheriv(this.#algorithm, this.#key, nonce, this.#options);
-    c.setAAD(aad, { plaintextLength: length });
-    const body = c.update(buf.subarray(at, at + length));
-    c.final();
-    buf.set(body, at);
-    buf.set(c.getAuthTag(), at + length);
-  }
-
-  /** sealInPlace() on WebCrypto's AES-GCM; `nonce` is copied before this returns. */
-  async sealWebCrypto(
-    nonce: Uint8Array,
-    aad: Uint8Array,
-    buf: Uint8Array,
-    at: number,
-    length: number,
-  ): Promise<void> {
-    const params = {
-      name: "AES-GCM",
-      iv: nonce.slice(),
-      additionalData: aad as BufferSource,
-    } as AesGcmParams;
-    this.#webKey ??= crypto.subtle.importKey("raw", this.#key as BufferSource, "AES-GCM", false, [
-      "encrypt",
-    ]);
-    const sealed = await crypto.subtle.encrypt(
-      params,
-      await this.#webKey,
-      buf.subarray(at, at + length) as BufferSource,
-    );
-    buf.set(new Uint8Array(sealed), at);
-  }
-
-  /** The plaintext (a new node Buffer), or null when authentication fails. */
-  open(nonce: Uint8Array, aad: Uint8Array, ct: Uint8Array): Uint8Array | null {
-    if (ct.length < TAG_LENGTH) return null;
-    const n = ct.length - TAG_LENGTH;
-    try {
-      const d = createDecipheriv(this.#algorithm, this.#key, nonce, this.#options);
-      d.setAuthTag(ct.subarray(n));
-      d.setAAD(aad, { plaintextLength: n });
-      const pt = d.update(ct.subarray(0, n));
-      d.final(); // throws when the tag does not verify; `pt` is then dropped unread
-      return pt;
-    } catch {
-      return null;
-    }
-  }
-}
-
-/** Records from this size on are sealed faster by WebCrypto (see sealBulk). */
+/** On node:crypto, AES-GCM records from this size on are sealed faster by WebCrypto. */
 export const WEBCRYPTO_FROM = 8192;
 
 /** Sequence numbers are 64-bit; we stop well before a JS number loses precision. */
@@ -120,9 +31,22 @@ abstract class RecordCipher {
   /** The nonce buffer, rewritten for each record: the AEAD copies it when a record starts. */
   readonly #nonce = new Uint8Array(IV_LENGTH);
 
-  protected constructor(protected readonly aead: Aead, iv: Uint8Array) {
-    if (iv.length !== IV_LENGTH) throw new RangeError(`IV of ${iv.length} bytes, expected 12`);
+  protected constructor(protected readonly aead: RecordAead, iv: Uint8Array) {
+    if (iv.length !== IV_LENGTH) {
+      aead.dispose();
+      throw new RangeError(`IV of ${iv.length} bytes, expected 12`);
+    }
     this.#iv = iv.slice();
+  }
+
+  /** "libcrypto" or "node:crypto". */
+  get backend(): string {
+    return this.aead.backend;
+  }
+
+  /** Forgets the keys (frees the AEAD context); any later record fails. Idempotent. */
+  dispose(): void {
+    this.aead.dispose();
   }
 
   /** Records protected so far with these keys. */
@@ -168,12 +92,22 @@ export function writeCiphertextHeader(out: Uint8Array, at: number, length: numbe
 
 /** Protects outgoing records of one direction. */
 export class RecordEncrypter extends RecordCipher {
-  static create(secret: AnyTrafficSecret): RecordEncrypter {
-    return RecordEncrypter.fromKeys(secret.suite, secret.trafficKeys());
+  /** The keys of `secret`; the key bytes derived for it are wiped once the AEAD has them. */
+  static create(secret: AnyTrafficSecret, backend?: AeadBackend): RecordEncrypter {
+    const keys = secret.trafficKeys();
+    try {
+      return RecordEncrypter.fromKeys(secret.suite, keys, backend);
+    } finally {
+      keys.key.fill(0);
+    }
   }
 
-  static fromKeys(suite: CipherSuiteInfo, keys: TrafficKeys): RecordEncrypter {
-    return new RecordEncrypter(new Aead(suite, keys.key), keys.iv);
+  static fromKeys(
+    suite: CipherSuiteInfo,
+    keys: TrafficKeys,
+    backend: AeadBackend = aeadBackend(),
+  ): RecordEncrypter {
+    return new RecordEncrypter(backend.create(suite, keys.key, "seal"), keys.iv);
   }
 
   /**
@@ -195,19 +129,20 @@ export class RecordEncrypter extends RecordCipher {
   }
 
   /**
-   * sealInPlace() for application data: AES-GCM records of WEBCRYPTO_FROM bytes or more go to
-   * WebCrypto, and the promise says when the ciphertext is in `buf` (undefined: done already).
-   * The nonce is taken now, so records are numbered in call order however they complete;
-   * `buf` must not change until then.
+   * sealInPlace() for application data: on node:crypto, AES-GCM records of WEBCRYPTO_FROM bytes
+   * or more go to WebCrypto, and the promise says when the ciphertext is in `buf` (undefined:
+   * done already, as always on libcrypto). The nonce is taken now, so records are numbered in
+   * call order however they complete; `buf` must not change until then.
    */
   sealBulk(buf: Uint8Array, at: number, innerLength: number): Promise<void> | undefined {
-    if (innerLength < WEBCRYPTO_FROM || !this.aead.hasWebCrypto) {
+    const sealWebCrypto = this.aead.sealWebCrypto;
+    if (innerLength < WEBCRYPTO_FROM || !sealWebCrypto) {
       this.sealInPlace(buf, at, innerLength);
       return undefined;
     }
     const bodyAt = at + RECORD_HEADER_LENGTH;
     const aad = buf.subarray(at, bodyAt);
-    return this.aead.sealWebCrypto(this.nextNonce(), aad, buf, bodyAt, innerLength);
+    return sealWebCrypto(this.nextNonce(), aad, buf, bodyAt, innerLength);
   }
 
   /**
@@ -242,12 +177,22 @@ export interface OpenedRecord {
 
 /** Removes protection from incoming records of one direction. */
 export class RecordDecrypter extends RecordCipher {
-  static create(secret: AnyTrafficSecret): RecordDecrypter {
-    return RecordDecrypter.fromKeys(secret.suite, secret.trafficKeys());
+  /** The keys of `secret`; the key bytes derived for it are wiped once the AEAD has them. */
+  static create(secret: AnyTrafficSecret, backend?: AeadBackend): RecordDecrypter {
+    const keys = secret.trafficKeys();
+    try {
+      return RecordDecrypter.fromKeys(secret.suite, keys, backend);
+    } finally {
+      keys.key.fill(0);
+    }
   }
 
-  static fromKeys(suite: CipherSuiteInfo, keys: TrafficKeys): RecordDecrypter {
-    return new RecordDecrypter(new Aead(suite, keys.key), keys.iv);
+  static fromKeys(
+    suite: CipherSuiteInfo,
+    keys: TrafficKeys,
+    backend: AeadBackend = aeadBackend(),
+  ): RecordDecrypter {
+    return new RecordDecrypter(backend.create(suite, keys.key, "open"), keys.iv);
   }
 
   /**
@@ -279,7 +224,7 @@ export class RecordDecrypter extends RecordCipher {
         "unexpected_message",
       );
     }
-    // A plain Uint8Array over the Buffer's bytes, made once (no Buffer.subarray).
+    // A plain Uint8Array over the bytes (node:crypto gives a Buffer), made once.
     return { type: inner[i], content: new Uint8Array(inner.buffer, inner.byteOffset, i) };
   }
 }
