@@ -1,7 +1,7 @@
 /**
  * The AEADs of the TLS 1.3 cipher suites (RFC 8446 section 5.2) with a fixed key: the interface
- * record protection uses, and the node:crypto implementation (aead_backend.ts says which
- * implementation is in use).
+ * record protection uses, and the node:crypto implementation. The other implementation is
+ * OpenSSL's libcrypto through FFI (_libcrypto.ts); aead_backend.ts chooses between them.
  *
  * node:crypto is synchronous but software AES in Deno 2.9 (about 4 ns per byte) and needs a new
  * cipher object per record (3.5-5 us for a small record); WebCrypto's AES-GCM is twice as fast

@@ -5,9 +5,10 @@
  * phase change replaces the whole object, which resets the sequence number to 0, and the record
  * layer disposes of the one replaced.
  *
- * The AEADs come from aead_backend.ts: node:crypto (synchronous) with WebCrypto for outgoing
- * AES-GCM records of WEBCRYPTO_FROM bytes or more. Being synchronous lets the record layer open
- * every record already buffered in one go.
+ * The AEADs come from aead_backend.ts: OpenSSL's libcrypto through FFI when it loads and passes
+ * its self-test (synchronous, AES-NI: every record, either way), else node:crypto (synchronous)
+ * with WebCrypto for outgoing AES-GCM records of WEBCRYPTO_FROM bytes or more. Being
+ * synchronous lets the record layer open every record already buffered in one go.
  */
 
 import type { AeadBackend, RecordAead } from "./aead.ts";

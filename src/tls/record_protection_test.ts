@@ -1,8 +1,8 @@
 /**
- * Record protection: RFC 8448 records decrypted and produced byte for byte (AES-128-GCM), the
- * AES-GCM suites cross-checked against WebCrypto (an implementation independent of the
- * node:crypto one under test) and ChaCha20-Poly1305 against a separate node:crypto open, all
- * with the RFC 8446 5.3 nonce.
+ * Record protection: RFC 8448 records decrypted and produced byte for byte (AES-128-GCM) on both
+ * AEAD backends (libcrypto and node:crypto), the AES-GCM suites cross-checked against WebCrypto
+ * (an implementation independent of both) and ChaCha20-Poly1305 against a separate node:crypto
+ * open, all with the RFC 8446 5.3 nonce. Tests that name no backend use the default one.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +11,7 @@ import { CIPHER_SUITES, cipherSuiteInfo } from "./cipher_suites.ts";
 import { concatBytes, toHex } from "./codec.ts";
 import { TlsPeerMisbehavedError } from "./errors.ts";
 import { EarlySecret, type TrafficKeys } from "./key_schedule.ts";
+import { loadAeadBackend } from "./aead_backend.ts";
 import { KeyShare } from "./key_share.ts";
 import {
   decodeNewSessionTicket,
@@ -32,6 +33,9 @@ import { Transcript } from "./transcript.ts";
 import { rfc8448 } from "./_rfc8448_vectors.ts";
 
 const aes128 = cipherSuiteInfo(0x1301)!;
+
+/** Both backends, whatever the default is here. */
+const BACKENDS = [loadAeadBackend(), loadAeadBackend({ disabled: true })];
 
 async function simpleKeys() {
   const v = rfc8448("Simple_1RTT_Handshake");
@@ -61,59 +65,62 @@ async function simpleKeys() {
 
 const split = (rec: Uint8Array) => [rec.subarray(0, 5), rec.subarray(5)] as const;
 
-Deno.test("RecordDecrypter opens RFC 8448's encrypted server flight, ticket, data and close_notify", async () => {
-  const { v, hsTraffic, ap, serverFlight } = await simpleKeys();
-  const hsIn = RecordDecrypter.create(hsTraffic.server);
-  const flight = hsIn.open(...split(v.Record_ServerHandshakeMessages));
-  assert.equal(flight.type, ContentType.handshake);
-  assert.equal(toHex(flight.content), toHex(concatBytes(...serverFlight)));
-  const apIn = RecordDecrypter.create(ap.server);
-  const ticket = apIn.open(...split(v.Record_NewSessionTicket));
-  assert.equal(ticket.type, ContentType.handshake);
-  const nst = decodeNewSessionTicket(ticket.content.subarray(4));
-  assert.equal(toHex(nst.ticket), toHex(v.SessionTicket));
-  const data = apIn.open(...split(v.Record_Server_AppData));
-  assert.deepEqual([data.type, toHex(data.content)], [
-    ContentType.application_data,
-    toHex(v.Server_AppData),
-  ]);
-  const close = apIn.open(...split(v.Record_Server_CloseNotify));
-  assert.deepEqual([close.type, toHex(close.content)], [ContentType.alert, "0100"]);
-  assert.equal(apIn.sequence, 3);
-});
+for (const backend of BACKENDS) {
+  Deno.test(`RecordDecrypter opens RFC 8448's encrypted server flight, ticket, data and close_notify (${backend.name})`, async () => {
+    const { v, hsTraffic, ap, serverFlight } = await simpleKeys();
+    const hsIn = RecordDecrypter.create(hsTraffic.server, backend);
+    const flight = hsIn.open(...split(v.Record_ServerHandshakeMessages));
+    assert.equal(flight.type, ContentType.handshake);
+    assert.equal(toHex(flight.content), toHex(concatBytes(...serverFlight)));
+    const apIn = RecordDecrypter.create(ap.server, backend);
+    const ticket = apIn.open(...split(v.Record_NewSessionTicket));
+    assert.equal(ticket.type, ContentType.handshake);
+    const nst = decodeNewSessionTicket(ticket.content.subarray(4));
+    assert.equal(toHex(nst.ticket), toHex(v.SessionTicket));
+    const data = apIn.open(...split(v.Record_Server_AppData));
+    assert.deepEqual([data.type, toHex(data.content)], [
+      ContentType.application_data,
+      toHex(v.Server_AppData),
+    ]);
+    const close = apIn.open(...split(v.Record_Server_CloseNotify));
+    assert.deepEqual([close.type, toHex(close.content)], [ContentType.alert, "0100"]);
+    assert.equal(apIn.sequence, 3);
+    assert.equal(apIn.backend, backend.name);
+  });
 
-Deno.test("RecordEncrypter produces RFC 8448's client Finished, data and close_notify records", async () => {
-  const { v, hsTraffic, ap, t } = await simpleKeys();
-  const hsOut = RecordEncrypter.create(hsTraffic.client);
-  const finished = encodeFinished(hsTraffic.client.finishedVerifyData(t.digest()));
-  assert.equal(
-    toHex(hsOut.sealRecord(ContentType.handshake, finished)),
-    toHex(v.Record_ClientFinished),
-  );
-  const apOut = RecordEncrypter.create(ap.client);
-  assert.equal(
-    toHex(apOut.sealRecord(ContentType.application_data, v.Client_AppData)),
-    toHex(v.Record_Client_AppData),
-  );
-  assert.equal(
-    toHex(apOut.sealRecord(ContentType.alert, new Uint8Array([1, 0]))),
-    toHex(v.Record_Client_CloseNotify),
-  );
-});
-
-Deno.test("RecordDecrypter refuses a tampered record with bad_record_mac", async () => {
-  const { v, hsTraffic } = await simpleKeys();
-  for (const at of [0, 3, 5, 100, v.Record_ServerHandshakeMessages.length - 1]) {
-    const rec = v.Record_ServerHandshakeMessages.slice();
-    rec[at] ^= 1;
-    const d = RecordDecrypter.create(hsTraffic.server);
-    assert.throws(
-      () => d.open(...split(rec)),
-      (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === "bad_record_mac",
-      `byte ${at}`,
+  Deno.test(`RecordEncrypter produces RFC 8448's client Finished, data and close_notify records (${backend.name})`, async () => {
+    const { v, hsTraffic, ap, t } = await simpleKeys();
+    const hsOut = RecordEncrypter.create(hsTraffic.client, backend);
+    const finished = encodeFinished(hsTraffic.client.finishedVerifyData(t.digest()));
+    assert.equal(
+      toHex(hsOut.sealRecord(ContentType.handshake, finished)),
+      toHex(v.Record_ClientFinished),
     );
-  }
-});
+    const apOut = RecordEncrypter.create(ap.client, backend);
+    assert.equal(
+      toHex(apOut.sealRecord(ContentType.application_data, v.Client_AppData)),
+      toHex(v.Record_Client_AppData),
+    );
+    assert.equal(
+      toHex(apOut.sealRecord(ContentType.alert, new Uint8Array([1, 0]))),
+      toHex(v.Record_Client_CloseNotify),
+    );
+  });
+
+  Deno.test(`RecordDecrypter refuses a tampered record with bad_record_mac (${backend.name})`, async () => {
+    const { v, hsTraffic } = await simpleKeys();
+    for (const at of [0, 3, 5, 100, v.Record_ServerHandshakeMessages.length - 1]) {
+      const rec = v.Record_ServerHandshakeMessages.slice();
+      rec[at] ^= 1;
+      const d = RecordDecrypter.create(hsTraffic.server, backend);
+      assert.throws(
+        () => d.open(...split(rec)),
+        (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === "bad_record_mac",
+        `byte ${at}`,
+      );
+    }
+  });
+}
 
 Deno.test("RecordDecrypter refuses replayed or reordered records (the sequence number is in the nonce)", async () => {
   const { v, ap } = await simpleKeys();
@@ -243,33 +250,40 @@ Deno.test("RecordEncrypter.sealInPlace() protects records packed side by side in
   }
 });
 
-Deno.test("RecordEncrypter.sealBulk() gives the same records whichever AES-GCM seals them", async () => {
-  // Large AES-GCM records go to WebCrypto, small ones and ChaCha20 stay on node:crypto; the
-  // records must be byte for byte those of sealRecord() under the same keys and numbers.
-  const sizes = [100, WEBCRYPTO_FROM - 1, WEBCRYPTO_FROM, 16384 + 1, 3, 16384 + 1];
-  for (const suite of CIPHER_SUITES) {
-    const keys = testKeys(suite);
-    const bulk = RecordEncrypter.fromKeys(suite, keys);
-    const reference = RecordEncrypter.fromKeys(suite, keys);
-    const buf = new Uint8Array(sizes.reduce((n, size) => n + 5 + size + 16, 0));
-    const sealing: Promise<void>[] = [];
-    let at = 0;
-    const expected: Uint8Array[] = [];
-    for (const [i, size] of sizes.entries()) {
-      const content = new Uint8Array(size - 1).fill(i + 1);
-      expected.push(reference.sealRecord(ContentType.application_data, content));
-      writeCiphertextHeader(buf, at, size + 16);
-      buf.set(content, at + 5);
-      buf[at + 5 + content.length] = ContentType.application_data;
-      const p = bulk.sealBulk(buf, at, size);
-      assert.equal(p !== undefined, suite.aead === "AES-GCM" && size >= WEBCRYPTO_FROM);
-      if (p) sealing.push(p);
-      at += 5 + size + 16;
+for (const backend of BACKENDS) {
+  Deno.test(`RecordEncrypter.sealBulk() gives the same records whichever AES-GCM seals them (${backend.name})`, async () => {
+    // On node:crypto, large AES-GCM records go to WebCrypto, small ones and ChaCha20 stay there;
+    // libcrypto seals all at once. The records must be byte for byte those of sealRecord() under
+    // the same keys and numbers.
+    const sizes = [100, WEBCRYPTO_FROM - 1, WEBCRYPTO_FROM, 16384 + 1, 3, 16384 + 1];
+    const webCrypto = backend.name === "node:crypto";
+    for (const suite of CIPHER_SUITES) {
+      const keys = testKeys(suite);
+      const bulk = RecordEncrypter.fromKeys(suite, keys, backend);
+      const reference = RecordEncrypter.fromKeys(suite, keys, backend);
+      const buf = new Uint8Array(sizes.reduce((n, size) => n + 5 + size + 16, 0));
+      const sealing: Promise<void>[] = [];
+      let at = 0;
+      const expected: Uint8Array[] = [];
+      for (const [i, size] of sizes.entries()) {
+        const content = new Uint8Array(size - 1).fill(i + 1);
+        expected.push(reference.sealRecord(ContentType.application_data, content));
+        writeCiphertextHeader(buf, at, size + 16);
+        buf.set(content, at + 5);
+        buf[at + 5 + content.length] = ContentType.application_data;
+        const p = bulk.sealBulk(buf, at, size);
+        assert.equal(
+          p !== undefined,
+          webCrypto && suite.aead === "AES-GCM" && size >= WEBCRYPTO_FROM,
+        );
+        if (p) sealing.push(p);
+        at += 5 + size + 16;
+      }
+      await Promise.all(sealing);
+      assert.equal(toHex(buf), toHex(concatBytes(...expected)), suite.name);
     }
-    await Promise.all(sealing);
-    assert.equal(toHex(buf), toHex(concatBytes(...expected)), suite.name);
-  }
-});
+  });
+}
 
 Deno.test("every cipher suite's records open with an independent AEAD and the RFC 8446 nonce", async () => {
   for (const suite of CIPHER_SUITES) {
