@@ -77,13 +77,22 @@ export class RecordLayer {
     return this.#closed;
   }
 
-  /** Installs new read keys (server handshake keys, application keys, KeyUpdate). */
+  /**
+   * Installs new read keys (server handshake keys, application keys, KeyUpdate) and disposes
+   * of the old ones: records are opened synchronously, so none is still using them.
+   */
   setDecrypter(d: RecordDecrypter): void {
+    if (this.#decrypter !== d) this.#decrypter?.dispose();
     this.#decrypter = d;
   }
 
-  /** Installs new write keys. Call from inside `enqueueWrite` once keys are in use. */
+  /**
+   * Installs new write keys and disposes of the old ones. Call from inside `enqueueWrite` once
+   * keys are in use: every earlier write task, and so every record sealed with the old keys
+   * (WebCrypto's included), has then finished.
+   */
   setEncrypter(e: RecordEncrypter): void {
+    if (this.#encrypter !== e) this.#encrypter?.dispose();
     this.#encrypter = e;
   }
 
@@ -303,9 +312,15 @@ export class RecordLayer {
     this.close();
   }
 
-  /** Closes the transport (idempotent); queued writes fail. */
+  /**
+   * Closes the transport (idempotent); queued writes fail, and the keys are disposed of: a
+   * record still buffered then fails to open (TlsLocalError), which a closing connection
+   * takes as the end of the stream.
+   */
   close(): void {
     this.#closed = true;
     closeQuietly(this.transport);
+    this.#decrypter?.dispose();
+    this.#encrypter?.dispose();
   }
 }
