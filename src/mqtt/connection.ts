@@ -292,8 +292,10 @@ export class MqttConnection {
     if (this.#open) {
       this.#lastError = new Error("disconnected by the bridge");
       this.#acks.flush(); // before the DISCONNECT
+      // mqtt.js sends DISCONNECT only once its outgoing packets are acknowledged, and ignores
+      // end(true) while it waits: past the deadline, close the stream under it.
       this.#client.end(false);
-      const timer = setTimeout(() => this.#client.end(true), timeoutMs);
+      const timer = setTimeout(() => this.#duplex.destroy(), timeoutMs);
       await this.closed;
       clearTimeout(timer);
     } else {
@@ -306,6 +308,8 @@ export class MqttConnection {
   destroy(reason = "closed by the bridge"): void {
     if (this.#closeReason === undefined) this.#lastError = new Error(reason);
     this.#client.end(true);
+    // During a graceful end() mqtt.js ignores end(true): close the stream ourselves.
+    if (!this.#duplex.destroyed) this.#duplex.destroy();
   }
 }
 
