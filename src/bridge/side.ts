@@ -47,12 +47,22 @@ export class Side {
     this.#loop ??= this.#run();
   }
 
-  /** Stops reconnecting; returns the open connection (if any) for the caller to end. */
+  /**
+   * Stops reconnecting; returns the open connection (if up) for the caller to end. A
+   * connection still waiting for its SUBACKs is dropped here instead: nothing may be published
+   * on it, not even a goodbye, and its last will tells the broker we are gone.
+   */
   async stop(): Promise<MqttConnection | undefined> {
     this.#stop.abort();
     await this.#loop;
+    const conn = this.#conn?.isOpen ? this.#conn : undefined;
+    if (conn && !this.#up) {
+      conn.destroy("stopped before the subscriptions were acknowledged");
+      await conn.closed;
+      return undefined;
+    }
     this.#up = false;
-    return this.#conn?.isOpen ? this.#conn : undefined;
+    return conn;
   }
 
   get stopping(): boolean {
@@ -79,9 +89,9 @@ export class Side {
       this.#conn = conn;
       backoff.connected();
       log.info(`Connected to the ${name} broker`, { session_present: conn.sessionPresent });
-      if (await this.#openGate(conn)) {
-        if (signal.aborted) return;
+      if (await this.#openGate(conn, signal)) {
         this.#up = true;
+        if (signal.aborted) return; // gate open: the caller ends the connection
         this.options.onUp(conn);
         const reason = await Promise.race([conn.closed, aborted(signal)]);
         if (reason === undefined) return; // stopping: the caller ends the connection
@@ -101,12 +111,18 @@ export class Side {
     }
   }
 
-  /** Subscribes and waits for the SUBACKs; false when the connection closed meanwhile. */
-  async #openGate(conn: MqttConnection): Promise<boolean> {
+  /**
+   * Subscribes and waits for the SUBACKs; false when the connection closed meanwhile or the
+   * side is stopping (a broker that never answers must not hold up a stop).
+   */
+  async #openGate(conn: MqttConnection, signal: AbortSignal): Promise<boolean> {
     const subs = this.options.subscriptions;
     if (subs.length === 0) return true;
     try {
-      const granted = await conn.subscribe([...subs]);
+      const subscribed = conn.subscribe([...subs]);
+      subscribed.catch(() => {}); // awaited below, unless the stop comes first
+      const granted = await Promise.race([subscribed, aborted(signal)]);
+      if (granted === undefined) return false;
       granted.forEach((qos, i) => {
         if (qos >= 0x80) {
           this.options.log.error(`The ${this.options.name} broker refused a subscription`, {
