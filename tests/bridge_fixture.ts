@@ -75,9 +75,14 @@ export class BridgeEnv {
     }
   }
 
-  /** Bridge options with the device's file key over Deno TLS; short backoff for tests. */
-  async bridgeOptions(extra: Partial<BridgeOptions> & { extraRules?: BridgeRule[] } = {}) {
-    const { extraRules = [], ...rest } = extra;
+  /**
+   * Bridge options with the device's file key over Deno TLS; short backoff for tests.
+   * `cloudPort` puts something (a proxy) between the bridge and the cloud broker.
+   */
+  async bridgeOptions(
+    extra: Partial<BridgeOptions> & { extraRules?: BridgeRule[]; cloudPort?: number } = {},
+  ) {
+    const { extraRules = [], cloudPort = this.cloud.port, ...rest } = extra;
     const options: BridgeOptions = {
       rules: new BridgeRules([...this.profile.rules, ...extraRules]),
       local: {
@@ -87,7 +92,7 @@ export class BridgeEnv {
       cloud: {
         transport: denoTlsTransport({
           hostname: "127.0.0.1",
-          port: this.cloud.port,
+          port: cloudPort,
           caCerts: [await Deno.readTextFile(this.pki.caPath)],
           certChain: this.device.chainPem,
           privateKey: await Deno.readTextFile(this.device.keyPath!),
