@@ -25,11 +25,10 @@ const DOWN = UP.replace(/up$/, "down");
 for (const kind of ["file", "softhsm"] as KeyKind[]) {
   Deno.test(`run bridges both ways with a ${kind} key and stops cleanly on SIGTERM`, async () => {
     await using env = await BridgeEnv.create();
-    const device = await RunDevice.create(
-      env,
-      kind,
-      kind === "file" ? { "mqtt.bridge.built_in": "false" } : {},
-    );
+    const device = await RunDevice.create(env, kind, {
+      "c8y.bridge.keepalive_interval": `"45s"`, // not the default (60 s)
+      ...(kind === "file" ? { "mqtt.bridge.built_in": "false" } : {}),
+    });
     const cloud = await env.cloudClient("cloud-app");
     const local = await env.localClient("device-app");
     const cloudInbox = new Inbox(cloud);
@@ -44,6 +43,11 @@ for (const kind of ["file", "softhsm"] as KeyKind[]) {
         20_000,
       );
       await cloudInbox.waitFor((m) => m.payload === UP, "102 up");
+      // How each side connected, as the brokers saw it (mosquitto: p2 = MQTT 3.1.1, p5 =
+      // MQTT 5, c = clean session, k = keepalive): cloud = device id, clean, c8y keepalive;
+      // local = tedge-mapper-bridge-c8y, persistent session, MQTT 5.
+      assert.deepEqual(connections(env.cloud.log, DEVICE_ID), [`p2, c1, k45, u'${DEVICE_ID}'`]);
+      assert.deepEqual(connections(env.local.log, "tedge-mapper-bridge-c8y"), ["p5, c0, k60"]);
       await local.publishAsync("c8y/s/us", "200,run,T,1", { qos: 1 });
       await local.publishAsync("c8y/measurement/measurements/create", "{}", { qos: 1 });
       await cloud.publishAsync("s/ds", "510,x", { qos: 1 });
@@ -190,3 +194,9 @@ Deno.test("run connects to a local broker over TLS with a user name and password
     await local.stop();
   }
 });
+
+/** The parameters of each connection mosquitto logged for `clientId` ("p2, c1, k60"). */
+function connections(log: string, clientId: string): string[] {
+  const re = new RegExp(`New client connected from \\S+ as ${clientId} \\(([^)]*)\\)`, "g");
+  return [...log.matchAll(re)].map((m) => m[1]);
+}
