@@ -145,7 +145,14 @@ Deno.test("run with a wrong PIN exits 78 after exactly one C_Login", async () =>
   assert.doesNotMatch(result.stdout + result.stderr, new RegExp(`${TOKEN_PIN}9`), "no PIN shown");
   assert.equal(await countCalls(spyLog, "C_Login"), 1);
   assert.doesNotMatch(result.stderr, /Connected to/);
-  assert.equal(SOFTHSM_MODULE.endsWith("libsofthsm2.so"), true);
+  // The spy sat in front of SoftHSM, the configured PIN is what reached the token (not the
+  // default 123456), and the token itself refused it.
+  const spy = await Deno.readTextFile(spyLog);
+  assert.match(spy, new RegExp(`Loaded: "${SOFTHSM_MODULE}"`));
+  const login = /^\d+: C_Login\n[\s\S]*?^Returned:[^\n]*/m.exec(spy)?.[0] ?? "";
+  const pinHex = [...`${TOKEN_PIN}9`].map((c) => c.charCodeAt(0).toString(16)).join(" ");
+  assert.match(login, new RegExp(`pPin\\[ulPinLen\\] \\S+ / 5\\n\\s+00000000 +${pinHex} `));
+  assert.match(login, /Returned:\s+\d+ CKR_PIN_INCORRECT$/);
 });
 
 Deno.test("run refuses a key that does not match the certificate with exit 78", async () => {
