@@ -149,6 +149,58 @@ Deno.test("bridge health goes down with the cloud, up again, and down on a clean
   }
 });
 
+Deno.test("bridge health reads down while the local broker restarts, then up; the cloud stays", async () => {
+  const lines: string[] = [];
+  const previousSink = setLogSink((l) => lines.push(l));
+  await using env = await BridgeEnv.create(); // the local broker persists (sessions, retained)
+  // A persistent session: what the broker publishes to it while it stops (the bridge's last
+  // will) is kept for it across the restart.
+  const watcher = await env.localClient("health-watcher", { clean: false, reconnectPeriod: 100 });
+  watcher.on("error", () => {}); // reconnects on its own
+  const cloud = await env.cloudClient("cloud-app");
+  const health = new Inbox(watcher);
+  const cloudInbox = new Inbox(cloud);
+  await watcher.subscribeAsync(env.profile.healthTopic, { qos: 1 });
+  await cloud.subscribeAsync("s/us", { qos: 1 });
+  const bridge = await env.startBridge();
+  try {
+    await health.waitFor((m) => m.payload === healthPayload(true), "health up");
+    await cloudInbox.waitFor((m) => m.payload === UP, "102 up");
+    const before = health.messages.length;
+    const states = () => health.messages.slice(before).map((m) => m.payload);
+
+    await env.local.stop(); // SIGTERM: mosquitto publishes the wills of its clients, then saves
+    await eventually(() => !bridge.up, "the bridge sees the local broker gone");
+    await env.local.restart();
+    await eventually(() => states().at(-1) === healthPayload(true), "health up again", 15_000);
+    assert.equal(states()[0], healthPayload(false), `down first, then up: ${states()}`);
+    const late = await env.localClient("late-reader");
+    try {
+      const inbox = new Inbox(late);
+      await late.subscribeAsync(env.profile.healthTopic, { qos: 1 });
+      const retained = await inbox.waitFor(() => true, "the retained health");
+      assert.deepEqual([retained.payload, retained.retain], [healthPayload(true), true]);
+    } finally {
+      await late.endAsync();
+    }
+
+    // The cloud connection lived through it: one CONNECT, one 102 up, no last will.
+    assert.ok(bridge.stats.reconnectsLocal >= 1);
+    assert.equal(bridge.stats.reconnectsCloud, 0);
+    assert.equal(
+      env.cloud.log.match(new RegExp(`connected from \\S+ as ${DEVICE_ID} `, "g"))?.length,
+      1,
+    );
+    assert.deepEqual(cloudInbox.messages.map((m) => m.payload), [UP]);
+    assert.ok(lines.some((l) => /WARN .*Disconnected from the local broker/.test(l)));
+    assert.ok(!lines.some((l) => /Disconnected from the cloud broker/.test(l)));
+  } finally {
+    await bridge.stop();
+    await Promise.all([watcher.endAsync(true), cloud.endAsync()]);
+    setLogSink(previousSink);
+  }
+});
+
 Deno.test("bridge does not loop messages on a bidirectional rule", async () => {
   await using env = await BridgeEnv.create();
   const cloud = await env.cloudClient("cloud-app");
