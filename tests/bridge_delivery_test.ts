@@ -5,7 +5,13 @@
 import assert from "node:assert/strict";
 import { setLogSink } from "../src/log.ts";
 import { BridgeEnv, eventually } from "./bridge_fixture.ts";
-import { describeLoad, loadSubscriber, runLoad } from "./bridge_load.ts";
+import {
+  assertMidStream,
+  describeLoad,
+  loadSubscriber,
+  restartMidStream,
+  runLoad,
+} from "./bridge_load.ts";
 
 for (const which of ["cloud", "local"] as const) {
   Deno.test(`bridge loses no message when the ${which} broker restarts`, async () => {
@@ -17,9 +23,10 @@ for (const which of ["cloud", "local"] as const) {
     try {
       await eventually(() => bridge.up, "bridge up");
       const broker = which === "cloud" ? env.cloud : env.local;
-      const result = await runLoad(env, counts, () => broker.restart("SIGTERM", 300));
+      const result = await runLoad(env, counts, restartMidStream(broker));
       console.log(describeLoad(`${which} broker restart`, result));
       assert.deepEqual(result.missing, [], describeLoad("missing messages", result));
+      assertMidStream(result, { publishing: true });
       const stats = bridge.stats;
       assert.ok(stats[which === "cloud" ? "reconnectsCloud" : "reconnectsLocal"] >= 1);
       assert.equal(stats.droppedToCloud, 0);
@@ -52,11 +59,21 @@ Deno.test("bridge loses no cloud message when the local broker restarts", async 
   try {
     await eventually(() => bridge.up, "bridge up");
     let restart: Promise<void> | undefined;
+    let published = 0;
+    let faultAt: { published: number; received: number } | undefined;
     const inFlight = new Set<Promise<unknown>>();
     for (let i = 0; i < n; i++) {
-      if (i === n / 2) restart = env.local.restart("SIGTERM", 300);
+      if (i === n / 2) {
+        restart = (async () => {
+          await eventually(() => counts.size > 0, "the first message at the device");
+          await env.local.stop("SIGTERM");
+          faultAt = { published, received: counts.size };
+          await env.local.restart("SIGTERM", 300);
+        })();
+      }
       const p = cloud.publishAsync("s/ds", String(i), { qos: 1 });
       inFlight.add(p);
+      p.then(() => published++, () => {});
       p.finally(() => inFlight.delete(p));
       if (inFlight.size >= 200) await Promise.race(inFlight);
     }
@@ -69,9 +86,13 @@ Deno.test("bridge loses no cloud message when the local broker restarts", async 
     const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !counts.has(i));
     console.log(
       `cloud -> local, local broker restart: ${n} sent, ${counts.size} received, ` +
-        `${total - counts.size} duplicates, ${missing.length} missing`,
+        `${total - counts.size} duplicates, ${missing.length} missing; fault after ` +
+        `${faultAt?.published} published, ${faultAt?.received} received`,
     );
     assert.deepEqual(missing, []);
+    // Mid-stream: some had crossed, the rest had not all been published nor received.
+    assert.ok(faultAt && faultAt.received > 0 && faultAt.received < n, "received mid-stream");
+    assert.ok(faultAt.published < n, "the cloud publisher was still going");
     assert.ok(bridge.stats.reconnectsLocal >= 1);
   } finally {
     await bridge.stop();

@@ -14,7 +14,13 @@
 import assert from "node:assert/strict";
 import { healthPayload } from "../src/bridge/mod.ts";
 import { BridgeEnv, eventually, Inbox, type KeyKind, RunDevice } from "./bridge_fixture.ts";
-import { describeLoad, loadSubscriber, runLoad } from "./bridge_load.ts";
+import {
+  assertMidStream,
+  describeLoad,
+  loadSubscriber,
+  restartMidStream,
+  runLoad,
+} from "./bridge_load.ts";
 import { HoldingProxy } from "./bridge_proxy.ts";
 import type { TestProcess } from "./helpers/process.ts";
 
@@ -34,14 +40,14 @@ for (const kind of ["file", "softhsm"] as KeyKind[]) {
     let bridge: TestProcess = device.start();
     try {
       await eventually(() => last() === healthPayload(true), "health up", 20_000);
-      let killedAt = 0;
       let lostBytes = 0;
-      const result = await runLoad(env, counts, async () => {
+      const result = await runLoad(env, counts, async (progress) => {
+        await progress.flowing();
         proxy.hold();
         await eventually(() => proxy.heldBytes > 20_000, "messages held on the way");
-        killedAt = counts.size;
         lostBytes = proxy.heldBytes; // (at least: more may be held by the time of the kill)
         await bridge.stop("SIGKILL");
+        progress.mark();
         proxy.dropAll();
         // The local broker publishes the bridge's last will: health down.
         await eventually(() => last() === healthPayload(false), "health down (last will)");
@@ -49,10 +55,10 @@ for (const kind of ["file", "softhsm"] as KeyKind[]) {
       });
       console.log(
         describeLoad(`bridge process SIGKILL (${kind} key)`, result) +
-          `; killed after ${killedAt} had arrived, ${lostBytes} bytes lost on the way`,
+          `; ${lostBytes} bytes lost on the way`,
       );
       assert.deepEqual(result.missing, [], describeLoad("missing messages", result));
-      assert.ok(killedAt < result.sent, "the kill happened mid-stream");
+      assertMidStream(result); // the kill happened mid-stream
       await eventually(() => last() === healthPayload(true), "health up again");
       assert.match(bridge.output, /Connected to the local broker session_present=true/);
       assert.equal((await bridge.stop("SIGTERM")).code, 0);
@@ -73,9 +79,10 @@ for (const kind of ["file", "softhsm"] as KeyKind[]) {
       try {
         await bridge.waitForOutput(/Health up/, 20_000);
         const broker = which === "cloud" ? env.cloud : env.local;
-        const result = await runLoad(env, counts, () => broker.restart("SIGTERM", 300));
+        const result = await runLoad(env, counts, restartMidStream(broker));
         console.log(describeLoad(`${which} broker restart (${kind} key)`, result));
         assert.deepEqual(result.missing, [], describeLoad("missing messages", result));
+        assertMidStream(result, { publishing: true });
         await bridge.waitForOutput(new RegExp(`Disconnected from the ${which} broker`));
         assert.equal((await bridge.stop("SIGTERM")).code, 0);
       } finally {
