@@ -9,6 +9,7 @@
  *
  * and the same backwards (cloud -> local). The subscriber is always on the far broker.
  */
+import { C8Y_INBOUND_TOPICS, C8Y_OUTBOUND_TOPICS } from "../src/bridge/mod.ts";
 import { startCli } from "../tests/helpers/cli.ts";
 import { Mosquitto } from "../tests/helpers/mosquitto.ts";
 import { type IssuedCertificate, TestPki } from "../tests/helpers/pki.ts";
@@ -34,28 +35,6 @@ export const HEALTH_TOPIC = "te/device/main/service/tedge-mapper-bridge-c8y/stat
 const OUT_REMOTE = "measurement/measurements/create/bench";
 const IN_REMOTE = "s/ds";
 const PREFIX = "c8y/";
-
-/** thin-edge's Cumulocity topics (COMPAT.md section 3), for mosquitto's own bridge. */
-const C8Y_OUT = [
-  "s/ut/#",
-  "s/us/#",
-  "t/us/#",
-  "q/us/#",
-  "c/us/#",
-  "s/uc/#",
-  "t/uc/#",
-  "q/uc/#",
-  "c/uc/#",
-  "s/uat",
-  "inventory/managedObjects/update/#",
-  "measurement/measurements/create/#",
-  "measurement/measurements/createBulk/#",
-  "event/events/create/#",
-  "event/events/createBulk/#",
-  "alarm/alarms/create/#",
-  "alarm/alarms/createBulk/#",
-];
-const C8Y_IN = ["s/dt", "s/ds", "s/e", "devicecontrol/notifications", "error", "s/dat"];
 
 export interface Rig {
   readonly subject: Subject;
@@ -152,8 +131,9 @@ export class BenchEnv {
       `bridge_certfile ${this.fileDevice.chainPath}`,
       `bridge_keyfile ${this.fileDevice.keyPath}`,
       "bridge_tls_version tlsv1.3",
-      ...C8Y_OUT.map((t) => `topic ${t} out 1 ${PREFIX} ""`),
-      ...C8Y_IN.map((t) => `topic ${t} in 1 ${PREFIX} ""`),
+      // thin-edge's Cumulocity topics (COMPAT.md section 3), the ones hsm-bridge forwards.
+      ...C8Y_OUTBOUND_TOPICS.map((t) => `topic ${t} out 1 ${PREFIX} ""`),
+      ...C8Y_INBOUND_TOPICS.map((t) => `topic ${t} in 1 ${PREFIX} ""`),
     ];
   }
 

@@ -91,16 +91,21 @@ export function writeCiphertextHeader(out: Uint8Array, at: number, length: numbe
   out[at + 4] = length & 0xff;
 }
 
+/** Derives the traffic keys of `secret` for `use`, then wipes the key bytes. */
+function withTrafficKeys<T>(secret: AnyTrafficSecret, use: (keys: TrafficKeys) => T): T {
+  const keys = secret.trafficKeys();
+  try {
+    return use(keys);
+  } finally {
+    keys.key.fill(0);
+  }
+}
+
 /** Protects outgoing records of one direction. */
 export class RecordEncrypter extends RecordCipher {
   /** The keys of `secret`; the key bytes derived for it are wiped once the AEAD has them. */
   static create(secret: AnyTrafficSecret, backend?: AeadBackend): RecordEncrypter {
-    const keys = secret.trafficKeys();
-    try {
-      return RecordEncrypter.fromKeys(secret.suite, keys, backend);
-    } finally {
-      keys.key.fill(0);
-    }
+    return withTrafficKeys(secret, (keys) => RecordEncrypter.fromKeys(secret.suite, keys, backend));
   }
 
   static fromKeys(
@@ -180,12 +185,7 @@ export interface OpenedRecord {
 export class RecordDecrypter extends RecordCipher {
   /** The keys of `secret`; the key bytes derived for it are wiped once the AEAD has them. */
   static create(secret: AnyTrafficSecret, backend?: AeadBackend): RecordDecrypter {
-    const keys = secret.trafficKeys();
-    try {
-      return RecordDecrypter.fromKeys(secret.suite, keys, backend);
-    } finally {
-      keys.key.fill(0);
-    }
+    return withTrafficKeys(secret, (keys) => RecordDecrypter.fromKeys(secret.suite, keys, backend));
   }
 
   static fromKeys(
