@@ -5,7 +5,7 @@
  * that task bakes in (its `--v8-flags=`: heap sizing, `gc()` for the idle memory release).
  */
 import denoJson from "../../deno.json" with { type: "json" };
-import { TestProcess } from "./process.ts";
+import { run, TestProcess } from "./process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 export const CLI_PATH = `${ROOT}cli.ts`;
@@ -67,24 +67,14 @@ export function cliArgv(args: string[]): string[] {
 }
 
 /** Runs `hsm-bridge ARGS...` to completion. The environment is exactly `env` (+ PATH, HOME). */
-export async function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: denoArgs(args),
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return run(Deno.execPath(), denoArgs(args), {
     cwd: opts.cwd ?? ROOT,
     env: baseEnv(opts.env),
     clearEnv: true,
-    stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    stdin: opts.stdin,
+    allowFailure: true,
+  });
 }
 
 /**

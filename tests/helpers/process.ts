@@ -140,11 +140,14 @@ export async function run(
     env?: Record<string, string>;
     stdin?: Uint8Array | string;
     allowFailure?: boolean;
+    /** Start from an empty environment (only `env`). */
+    clearEnv?: boolean;
   } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(cmd, {
     args,
     cwd: opts.cwd,
+    clearEnv: opts.clearEnv,
     env: opts.env,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
