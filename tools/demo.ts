@@ -254,22 +254,16 @@ async function bridge(demo: Demo, ports: { local: number; cloud: number }): Prom
 }
 
 function cloudViewer(demo: Demo, port: number): TestProcess {
+  return demo.spawn("mosquitto_sub", [...cloudClient(demo, port), "-t", "s/us", "-v"]);
+}
+
+/** mosquitto_pub / mosquitto_sub options for the cloud broker (TLS, the viewer's certificate). */
+function cloudClient(demo: Demo, port: number): string[] {
   const d = demo.dir;
-  return demo.spawn("mosquitto_sub", [
-    "-p",
-    String(port),
-    "-h",
-    "127.0.0.1",
-    "--cafile",
-    `${d}/ca.pem`,
-    "--cert",
-    `${d}/viewer.pem`,
-    "--key",
-    `${d}/viewer.key`,
-    "-t",
-    "s/us",
-    "-v",
-  ]);
+  return [
+    ...["-h", "127.0.0.1", "-p", String(port), "--cafile", `${d}/ca.pem`],
+    ...["--cert", `${d}/viewer.pem`, "--key", `${d}/viewer.key`],
+  ];
 }
 
 /** Prints each message as it arrives on the far side. */
@@ -304,7 +298,6 @@ async function traffic(
   stop: AbortSignal,
 ): Promise<void> {
   step(7, "Messages cross: device measurements up, a cloud operation down (Ctrl-C to stop)");
-  const d = demo.dir;
   const start = Date.now();
   for (let i = 1; !stop.aborted; i++) {
     if (durationMs !== undefined && Date.now() - start >= durationMs) break;
@@ -325,22 +318,8 @@ async function traffic(
       const op = `510,${DEVICE_ID}`;
       say(`   cloud  => s/ds      ${op}   (a restart operation)`);
       await runProcess("mosquitto_pub", [
-        "-p",
-        String(ports.cloud),
-        "-h",
-        "127.0.0.1",
-        "--cafile",
-        `${d}/ca.pem`,
-        "--cert",
-        `${d}/viewer.pem`,
-        "--key",
-        `${d}/viewer.key`,
-        "-q",
-        "1",
-        "-t",
-        "s/ds",
-        "-m",
-        op,
+        ...cloudClient(demo, ports.cloud),
+        ...["-q", "1", "-t", "s/ds", "-m", op],
       ]);
     }
     await new Promise((r) => setTimeout(r, 1000));
