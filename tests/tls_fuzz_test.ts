@@ -10,32 +10,12 @@ import { TrustStore } from "../src/x509/mod.ts";
 import { TestPki } from "./helpers/pki.ts";
 import { tempDir } from "./helpers/process.ts";
 import { within } from "./tls_helpers.ts";
+import { type Prng, prng } from "./helpers/prng.ts";
 
 const ITERATIONS = 200;
 const SEED = 0x5eed_7153;
 const HANDSHAKE_TIMEOUT_MS = 400;
 const READ_TIMEOUT_MS = 150;
-
-/** mulberry32: small, seeded, good enough to pick test cases reproducibly. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    int: (n: number) => Math.floor(next() * n),
-    bytes(n: number): Uint8Array {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = Math.floor(next() * 256);
-      return out;
-    },
-  };
-}
-type Rng = ReturnType<typeof prng>;
 
 function record(type: number, body: Uint8Array, length = body.length): Uint8Array {
   const out = new Uint8Array(5 + body.length);
@@ -58,7 +38,7 @@ const concat = (...parts: Uint8Array[]) => {
  * A plausible ServerHello for the ClientHello received: it echoes the session id and answers
  * with an x25519 share, so mutations of it reach the deeper checks.
  */
-function serverHello(clientHello: Uint8Array, rng: Rng): Uint8Array {
+function serverHello(clientHello: Uint8Array, rng: Prng): Uint8Array {
   const sidLen = clientHello[43] ?? 0;
   const sid = clientHello.subarray(44, 44 + sidLen);
   const ext = concat(
@@ -79,7 +59,7 @@ function serverHello(clientHello: Uint8Array, rng: Rng): Uint8Array {
 }
 
 /** One hostile answer; `stall` keeps the socket open afterwards. */
-function hostileAnswer(clientHello: Uint8Array, rng: Rng): { bytes: Uint8Array; stall: boolean } {
+function hostileAnswer(clientHello: Uint8Array, rng: Prng): { bytes: Uint8Array; stall: boolean } {
   const stall = rng.int(10) === 0;
   switch (rng.int(7)) {
     case 0: // random bytes

@@ -10,21 +10,7 @@ import { startTlsWithConfig } from "./client.ts";
 import { TlsError } from "./errors.ts";
 import { fakeClientConfig, FakeServer } from "./_fake_server.ts";
 import { pipePair } from "./_test_transport.ts";
-
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    int: (n: number) => Math.floor(next() * n),
-    bytes: (n: number) => Uint8Array.from({ length: n }, () => Math.floor(next() * 256)),
-  };
-}
+import { prng } from "../../tests/helpers/prng.ts";
 
 Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encrypted records", async () => {
   const rng = prng(0x0dd_ba11);
