@@ -42,16 +42,28 @@ Deno.test("hsm list-tokens lists each token with its URI without a PIN, as text 
   );
 });
 
-Deno.test("hsm list-tokens through p11-kit-client takes the server address from the config", async () => {
-  await using dev = await Device.create();
-  await dev.hsm.initToken("edge");
+/** A token "edge" (PIN 1234) served by `p11-kit server`; the config loads p11-kit-client.so. */
+async function throughP11Kit(dev: Device): Promise<P11KitServer> {
+  await dev.hsm.initToken("edge", { pin: "1234" });
   const server = await P11KitServer.start(dev.hsm, `${dev.dir}/p11-kit.sock`);
   try {
     await dev.writeConfig({
       "device.cryptoki.mode": "module",
       "device.cryptoki.module_path": P11_KIT_CLIENT_MODULE,
       "device.cryptoki.p11_kit_server_address": server.address,
+      "device.cryptoki.pin": "1234",
     });
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return server;
+}
+
+Deno.test("hsm list-tokens through p11-kit-client takes the server address from the config", async () => {
+  await using dev = await Device.create();
+  const server = await throughP11Kit(dev);
+  try {
     const r = await dev.cli(["hsm", "list-tokens", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).map((t: { label: string }) => t.label), ["edge"]);
@@ -68,15 +80,8 @@ Deno.test("hsm list-tokens through p11-kit-client takes the server address from 
 
 Deno.test("hsm create-key through p11-kit refuses a key type the client module cannot use, before creating it", async () => {
   await using dev = await Device.create();
-  await dev.hsm.initToken("edge");
-  const server = await P11KitServer.start(dev.hsm, `${dev.dir}/p11-kit.sock`);
+  const server = await throughP11Kit(dev);
   try {
-    await dev.writeConfig({
-      "device.cryptoki.mode": "module",
-      "device.cryptoki.module_path": P11_KIT_CLIENT_MODULE,
-      "device.cryptoki.p11_kit_server_address": server.address,
-      "device.cryptoki.pin": "1234",
-    });
     const r = await dev.cli(["hsm", "create-key", "--type", "ed25519"]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(
