@@ -24,6 +24,19 @@ const DEBIAN_PACKAGES = [
   "python3",
   // `ip link set lo up` inside `unshare -n` (GnuTLS interop tests).
   "iproute2",
+  // A software TPM 2.0 behind tpm2-pkcs11: swtpm in socket mode, tpm2-abrmd on a private
+  // session D-Bus (dbus-daemon), tpm2_ptool for tokens, tpm2-tools for the lockout.
+  "swtpm",
+  "swtpm-tools",
+  "tpm2-tools",
+  "tpm2-abrmd",
+  "dbus-daemon",
+  "libtpm2-pkcs11-1",
+  "libtpm2-pkcs11-tools",
+  // opencryptoki's soft token: a third PKCS#11 module for key generation.
+  "opencryptoki",
+  // A TLS 1.2-only terminator in front of a plain mosquitto.
+  "stunnel4",
 ];
 
 const root = new URL("..", import.meta.url).pathname;
@@ -40,8 +53,12 @@ async function run(
     stdout: opts.quiet ? "piped" : "inherit",
     stderr: opts.quiet ? "piped" : "inherit",
   }).output();
+  // Inherited output is not captured: Deno's CommandOutput throws on reading a stream that was
+  // not piped, so only a quiet run has text to return.
   const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  return opts.quiet
+    ? { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) }
+    : { code: out.code, stdout: "", stderr: "" };
 }
 
 function fail(message: string): never {
