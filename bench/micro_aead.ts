@@ -1,6 +1,6 @@
 /**
  * Micro-benchmark behind a profiling finding: the cost of one TLS record's AEAD (AES-128-GCM)
- * through WebCrypto (an async op per record, what src/tls/record_protection.ts uses) versus
+ * through WebCrypto (an async op per record, what src/tls/record/record_protection.ts used) versus
  * node:crypto's synchronous createCipheriv, for record sizes the bridge sees (one small MQTT
  * packet, a 4 KiB one, a full 16 KiB record). Reports wall and process CPU time per record.
  *

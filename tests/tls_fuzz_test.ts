@@ -155,7 +155,7 @@ Deno.test("TLS client ends every hostile server answer in an error and a closed 
       );
       assert.ok(err instanceof TlsError, `iteration ${i}: ${err?.stack ?? err}`);
       assert.equal(err.message.split("\n").length, 1, `iteration ${i}: one-line message`);
-      const key = `${err.name}${err.alert ? ` (${err.alert})` : ""}`;
+      const key = `${err.name}${err.alertToSend ? ` (${err.alertToSend})` : ""}`;
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     }
   } finally {

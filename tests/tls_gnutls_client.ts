@@ -41,7 +41,7 @@ try {
   console.log(JSON.stringify({
     ok: false,
     name: err.name,
-    alert: e instanceof TlsError ? e.alert : undefined,
+    alert: e instanceof TlsError ? e.alertToSend : undefined,
     message: err.message,
   }));
   Deno.exitCode = 1;

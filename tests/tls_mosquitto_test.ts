@@ -128,7 +128,7 @@ Deno.test("TLS client without a certificate hears mosquitto's refusal on its fir
     await within(
       assert.rejects(conn.read(), (e: unknown) => {
         assert.ok(e instanceof TlsAlertReceivedError, String(e));
-        assert.equal(e.alert, "certificate_required");
+        assert.equal(e.received, "certificate_required");
         return true;
       }),
       10_000,

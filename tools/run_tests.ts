@@ -1,5 +1,6 @@
 /**
- * `deno task test [deno test args...]`: format check, lint, type check, then every test.
+ * `deno task test [deno test args...]`: format check, lint, type check, the import rules
+ * (tools/check_imports.ts: no cycle, doors kept), then every test.
  * The last line printed is `N passed, N failed`, taken from deno test's own result line.
  * The exit code is non-zero when any step failed.
  */
@@ -46,8 +47,14 @@ async function runTests(extra: string[]): Promise<{ ok: boolean; summary: string
 const fmt = await step("format", ["fmt", "--check"]);
 const lint = await step("lint", ["lint"]);
 const check = await step("type check", ["check", "."]);
+const imports = await step("imports", ["run", "--allow-read", "tools/check_imports.ts"]);
 const tests = await runTests(Deno.args);
-const problems = [!fmt && "format", !lint && "lint", !check && "type check"].filter(Boolean);
+const problems = [
+  !fmt && "format",
+  !lint && "lint",
+  !check && "type check",
+  !imports && "imports",
+].filter(Boolean);
 if (problems.length) console.log(`== also failed: ${problems.join(", ")}`);
 console.log(tests.summary);
 Deno.exit(tests.ok && problems.length === 0 ? 0 : 1);

@@ -3,8 +3,6 @@
  * user_canceled is fatal; the level byte carries no meaning and is ignored on receipt.
  */
 
-import { TlsAlertReceivedError, TlsDecodeError, type TlsError } from "./errors.ts";
-
 export const AlertLevel = {
   warning: 1,
   fatal: 2,
@@ -64,44 +62,3 @@ export function encodeAlert(name: AlertName): Uint8Array {
     : AlertLevel.fatal;
   return new Uint8Array([level, Alert[name]]);
 }
-
-/**
- * The error for an Alert record received from the server (RFC 8446 section 6). `during` says
- * what we were doing (`while waiting for ServerHello`); a hint is added where the alert has a
- * usual cause.
- */
-export function receivedAlertError(content: Uint8Array, during: string): TlsError {
-  if (content.length !== 2) {
-    return new TlsDecodeError(`Cannot decode alert: ${content.length} bytes, expected 2`);
-  }
-  const code = content[1];
-  const name = alertName(code);
-  if (code === Alert.close_notify) {
-    return new TlsAlertReceivedError(
-      `Server closed the connection (close_notify) ${during}`,
-      name,
-      code,
-    );
-  }
-  const hint = ALERT_HINTS[name];
-  return new TlsAlertReceivedError(
-    `Server sent alert "${name}" ${during}${hint ? `: ${hint}` : ""}`,
-    name,
-    code,
-  );
-}
-
-const ALERT_HINTS: Record<string, string> = {
-  protocol_version: "the server does not speak TLS 1.3",
-  handshake_failure:
-    "the server found no common cipher suite, group or signature scheme, or refused our certificate",
-  insufficient_security: "the server wants stronger parameters than we offered",
-  certificate_required: "the server requires a client certificate",
-  bad_certificate: "the server refused our client certificate",
-  unknown_ca: "the server does not trust the issuer of our client certificate",
-  certificate_expired: "the server says our client certificate has expired",
-  certificate_unknown: "the server refused our client certificate",
-  decrypt_error: "the server could not verify our signature or Finished",
-  unrecognized_name: "the server does not know the server name we sent (SNI)",
-  no_application_protocol: "the server supports none of our ALPN protocols",
-};

@@ -6,19 +6,17 @@
 
 import { getLogger } from "../log.ts";
 import { parseServerName, TrustStore } from "../x509/mod.ts";
-import { isAlertName } from "./alert.ts";
 import { checkCipherSuites, cipherSuiteName, DEFAULT_CIPHER_SUITES } from "./cipher_suites.ts";
-import { TlsAlertReceivedError, TlsError, TlsLocalError, TlsTimeoutError } from "./errors.ts";
+import { asTlsError, TlsLocalError, TlsTimeoutError } from "./errors.ts";
 import { connectTcp, TlsConnectionImpl } from "./connection.ts";
-import { ClientHandshake, type HandshakeConfig, type HandshakeOutcome } from "./handshake.ts";
-import { checkGroups, DEFAULT_GROUPS, groupName } from "./key_share.ts";
+import { ClientHandshake, type HandshakeConfig, type HandshakeOutcome } from "./handshake/mod.ts";
+import { checkGroups, DEFAULT_GROUPS, groupName } from "./handshake/mod.ts";
 import { schemeName } from "../keys/mod.ts";
 import { checkAlpnProtocols } from "./messages/mod.ts";
 import type { HandshakeInfo, TlsClientOptions, TlsConnection } from "./options.ts";
 import { systemRandom } from "./random.ts";
-import { messageOf } from "./record.ts";
-import { RecordLayer } from "./record_layer.ts";
-import { x509ChainVerifier } from "./server_auth.ts";
+import { RecordLayer } from "./record/mod.ts";
+import { x509ChainVerifier } from "./handshake/mod.ts";
 import { closeQuietly, type RawTransport } from "./transport.ts";
 
 const log = getLogger("tls");
@@ -206,14 +204,8 @@ async function runHandshake(
   try {
     outcome = await new ClientHandshake(layer, config).run();
   } catch (err) {
-    const e = err instanceof TlsError ? err : new TlsLocalError(
-      `TLS handshake failed: ${messageOf(err)}`,
-      "internal_error",
-      { cause: err },
-    );
-    const sendAlert = !(e instanceof TlsAlertReceivedError || e instanceof TlsTimeoutError) &&
-      e.alert !== undefined && isAlertName(e.alert);
-    await layer.abort(sendAlert ? e.alert as Parameters<typeof layer.abort>[0] : undefined);
+    const e = asTlsError(err, "TLS handshake failed");
+    await layer.abort(e.alertToSend);
     log.debug("TLS handshake failed", { server: config.serverName, error: e.message });
     throw e;
   }

@@ -14,12 +14,12 @@ import {
   TlsPeerMisbehavedError,
   TlsTimeoutError,
 } from "./errors.ts";
-import type { HandshakeConfig } from "./handshake.ts";
+import type { HandshakeConfig } from "./handshake/mod.ts";
 import { encodeNewSessionTicket } from "./messages/mod.ts";
-import { ContentType } from "./record.ts";
-import { fakeClientConfig, FakeServer, type FakeServerOptions } from "./_fake_server.ts";
-import { pipePair } from "./_test_transport.ts";
-import { testSigningKey } from "./_test_keys.ts";
+import { ContentType } from "./record/mod.ts";
+import { fakeClientConfig, FakeServer, type FakeServerOptions } from "./testing/mod.ts";
+import { pipePair } from "./testing/mod.ts";
+import { testSigningKey } from "./testing/mod.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -131,7 +131,7 @@ Deno.test("client refuses a CertificateRequest its key cannot answer, naming bot
       {},
     ),
     (e: unknown) =>
-      e instanceof TlsPeerIncompatibleError && e.alert === "handshake_failure" &&
+      e instanceof TlsPeerIncompatibleError && e.alertToSend === "handshake_failure" &&
       /ecdsa_secp256r1_sha256, ecdsa_secp384r1_sha384, rsa_pss_rsae_sha256, ed25519/.test(
         e.message,
       ) && /key supports ecdsa_secp521r1_sha512/.test(e.message),
@@ -256,7 +256,7 @@ Deno.test("a fatal alert after the handshake becomes an error naming the alert",
   await assert.rejects(
     conn.read(),
     (e: unknown) =>
-      e instanceof TlsAlertReceivedError && e.alert === "bad_certificate" &&
+      e instanceof TlsAlertReceivedError && e.received === "bad_certificate" &&
       /refused our client certificate/.test(e.message),
   );
   await conn.closed;
@@ -270,7 +270,7 @@ Deno.test("post-handshake messages other than NewSessionTicket and KeyUpdate get
     const alert = msg[0] === 24 ? "illegal_parameter" : "unexpected_message";
     await assert.rejects(
       conn.read(),
-      (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === alert,
+      (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alertToSend === alert,
     );
     assert.equal(await server.readAlert(), alert);
   }
@@ -281,7 +281,7 @@ Deno.test("a change_cipher_spec after the handshake gets unexpected_message", as
   await server.sendRaw(new Uint8Array([20, 3, 3, 0, 1, 1]));
   await assert.rejects(
     conn.read(),
-    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === "unexpected_message",
+    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alertToSend === "unexpected_message",
   );
 });
 
@@ -346,7 +346,7 @@ Deno.test("awaitAcceptance() tells a server that accepted us from one that refus
   await d.server.sendRecord(ContentType.alert, new Uint8Array([2, 116]));
   await assert.rejects(
     d.conn.awaitAcceptance(1_000),
-    (e: unknown) => e instanceof TlsAlertReceivedError && e.alert === "certificate_required",
+    (e: unknown) => e instanceof TlsAlertReceivedError && e.received === "certificate_required",
   );
   await d.conn.closed;
 });

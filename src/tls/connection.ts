@@ -17,15 +17,17 @@
  */
 
 import { getLogger } from "../log.ts";
-import { Alert, encodeAlert, isAlertName, receivedAlertError } from "./alert.ts";
+import { Alert, encodeAlert } from "./alert.ts";
 import { concatBytes } from "./codec.ts";
 import {
+  asTlsError,
+  messageOf,
+  receivedAlertError,
   TlsAlertReceivedError,
   TlsClosedError,
-  TlsError,
+  type TlsError,
   TlsLocalError,
   TlsPeerMisbehavedError,
-  TlsTimeoutError,
 } from "./errors.ts";
 import type { ApplicationTrafficSecret } from "./key_schedule.ts";
 import {
@@ -38,9 +40,9 @@ import {
   handshakeTypeName,
 } from "./messages/mod.ts";
 import type { HandshakeInfo, TlsConnection } from "./options.ts";
-import { ContentType, MAX_PLAINTEXT, messageOf } from "./record.ts";
-import type { InboundRecord, RecordLayer } from "./record_layer.ts";
-import { RecordDecrypter, RecordEncrypter } from "./record_protection.ts";
+import { ContentType, MAX_PLAINTEXT } from "./record/mod.ts";
+import type { InboundRecord, RecordLayer } from "./record/mod.ts";
+import { RecordDecrypter, RecordEncrypter } from "./record/mod.ts";
 
 const log = getLogger("tls");
 
@@ -348,21 +350,14 @@ export class TlsConnectionImpl implements TlsConnection {
   }
 
   /**
-   * Records the first fatal error, sends its alert (not for alerts received, timeouts or
-   * socket failures), closes, and returns the error to throw.
+   * Records the first fatal error, sends the alert it names (`alertToSend`, the one rule in
+   * errors.ts), closes, and returns the error to throw.
    */
   #fail(err: unknown): TlsError {
     if (this.#error) return this.#error;
-    const e = err instanceof TlsError ? err : new TlsLocalError(
-      `TLS connection failed: ${messageOf(err)}`,
-      "internal_error",
-      { cause: err },
-    );
+    const e = asTlsError(err, "TLS connection failed");
     this.#error = e;
-    const sendAlert = !(e instanceof TlsAlertReceivedError || e instanceof TlsTimeoutError) &&
-      !(e instanceof TlsLocalError && e.alert === undefined);
-    const alert = sendAlert && e.alert && isAlertName(e.alert) ? e.alert : undefined;
-    this.#layer.abort(alert).finally(() => this.#resolveClosed());
+    this.#layer.abort(e.alertToSend).finally(() => this.#resolveClosed());
     return e;
   }
 }

@@ -9,9 +9,9 @@ import { concatBytes } from "./codec.ts";
 import { startTlsWithConfig } from "./client.ts";
 import { TlsAlertReceivedError, TlsPeerMisbehavedError } from "./errors.ts";
 import { encodeNewSessionTicket } from "./messages/mod.ts";
-import { ContentType } from "./record.ts";
-import { fakeClientConfig, FakeServer } from "./_fake_server.ts";
-import { pipePair } from "./_test_transport.ts";
+import { ContentType } from "./record/mod.ts";
+import { fakeClientConfig, FakeServer } from "./testing/mod.ts";
+import { pipePair } from "./testing/mod.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -87,7 +87,7 @@ Deno.test("data buffered before a fatal alert or a forged record is read, then t
   assert.equal(td.decode((await a.conn.read())!), "before");
   await assert.rejects(
     a.conn.read(),
-    (e: unknown) => e instanceof TlsAlertReceivedError && e.alert === "handshake_failure",
+    (e: unknown) => e instanceof TlsAlertReceivedError && e.received === "handshake_failure",
   );
   await a.conn.closed;
 
@@ -101,7 +101,7 @@ Deno.test("data buffered before a fatal alert or a forged record is read, then t
   assert.equal(await b.server.readAlert(), "bad_record_mac");
   await assert.rejects(
     b.conn.read(),
-    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === "bad_record_mac",
+    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alertToSend === "bad_record_mac",
   );
   await b.conn.closed;
 });

@@ -12,12 +12,18 @@
  * | TlsLocalError               | our side            | the token failed to sign                  |
  * | TlsClosedError              | caller              | write after close                         |
  *
- * `alert` is the alert we sent to the peer (for TlsAlertReceivedError: the one we received),
- * `cause` the underlying error. `code` is a stable string for stream consumers (mqtt.js drops
- * stream errors that carry no `.code`).
+ * One rule for alerts, used by both failure paths (the handshake in client.ts and the
+ * established connection in connection.ts): `alertToSend` is the alert RFC 8446 section 6.2 names
+ * for the failure, and the only thing either path sends. It is fixed by the error's class and
+ * constructor: decode_error for garbage, the named alert for a misbehaving or incompatible peer
+ * or a refused certificate, internal_error for an unexpected failure on our side, and nothing
+ * when the peer already gave up (an alert received), when we timed out or the socket broke (no
+ * one to tell), or after close. The alert the peer sent is a separate field
+ * (`TlsAlertReceivedError.received`). `cause` is the underlying error. `code` is a stable string
+ * for stream consumers (mqtt.js drops stream errors that carry no `.code`).
  */
 
-import type { AlertName } from "./alert.ts";
+import { Alert, type AlertName, alertName } from "./alert.ts";
 
 export type TlsFault =
   | "decode"
@@ -32,12 +38,12 @@ export type TlsFault =
 export abstract class TlsError extends Error {
   abstract readonly fault: TlsFault;
   abstract readonly code: string;
-  /** The alert sent to the peer, or for TlsAlertReceivedError the alert received. */
-  readonly alert: string | undefined;
+  /** The alert this failure makes us send to the peer (RFC 8446 6.2), if any. */
+  readonly alertToSend: AlertName | undefined;
 
-  constructor(message: string, alert: string | undefined, options?: ErrorOptions) {
+  constructor(message: string, alertToSend: AlertName | undefined, options?: ErrorOptions) {
     super(message, options);
-    this.alert = alert;
+    this.alertToSend = alertToSend;
   }
 
   override get name(): string {
@@ -92,14 +98,17 @@ export class TlsCertificateError extends TlsError {
   }
 }
 
-/** The peer sent a fatal alert (or closed during the handshake). */
+/** The peer sent a fatal alert (or closed during the handshake). Nothing is sent back. */
 export class TlsAlertReceivedError extends TlsError {
   readonly fault = "alert-received";
   readonly code = "ERR_TLS_ALERT_RECEIVED";
-  /** The alert's code point. */
+  /** The name of the alert the peer sent (`alert 123` for a code RFC 8446 does not define). */
+  readonly received: string;
+  /** Its code point. */
   readonly alertCode: number;
-  constructor(message: string, alert: string, alertCode: number) {
-    super(message, alert);
+  constructor(message: string, alertCode: number) {
+    super(message, undefined);
+    this.received = alertName(alertCode);
     this.alertCode = alertCode;
   }
 }
@@ -114,7 +123,8 @@ export class TlsTimeoutError extends TlsError {
 }
 
 /**
- * A failure on our side: the signer (token) failed, or the socket broke. When the cause carries
+ * A failure on our side: the signer (token) failed (internal_error), or the socket broke (no
+ * alert: the socket cannot carry it). When the cause carries
  * an `exitCode` (a credential error from the key provider), it is kept so the CLI can use it.
  */
 export class TlsLocalError extends TlsError {
@@ -137,3 +147,53 @@ export class TlsClosedError extends TlsError {
     super(message, undefined, options);
   }
 }
+
+/** The message of a thrown value, whatever was thrown. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Any thrown value as a TlsError: a TlsError as it is, anything else as a failure on our side
+ * that sends internal_error (RFC 8446 6.2). `what` says what failed (`TLS handshake failed`).
+ */
+export function asTlsError(err: unknown, what: string): TlsError {
+  if (err instanceof TlsError) return err;
+  return new TlsLocalError(`${what}: ${messageOf(err)}`, "internal_error", { cause: err });
+}
+
+/**
+ * The error for an Alert record received from the server (RFC 8446 section 6). `during` says
+ * what we were doing (`while waiting for ServerHello`); a hint is added where the alert has a
+ * usual cause.
+ */
+export function receivedAlertError(content: Uint8Array, during: string): TlsError {
+  if (content.length !== 2) {
+    return new TlsDecodeError(`Cannot decode alert: ${content.length} bytes, expected 2`);
+  }
+  const code = content[1];
+  if (code === Alert.close_notify) {
+    return new TlsAlertReceivedError(`Server closed the connection (close_notify) ${during}`, code);
+  }
+  const name = alertName(code);
+  const hint = ALERT_HINTS[name];
+  return new TlsAlertReceivedError(
+    `Server sent alert "${name}" ${during}${hint ? `: ${hint}` : ""}`,
+    code,
+  );
+}
+
+const ALERT_HINTS: Record<string, string> = {
+  protocol_version: "the server does not speak TLS 1.3",
+  handshake_failure:
+    "the server found no common cipher suite, group or signature scheme, or refused our certificate",
+  insufficient_security: "the server wants stronger parameters than we offered",
+  certificate_required: "the server requires a client certificate",
+  bad_certificate: "the server refused our client certificate",
+  unknown_ca: "the server does not trust the issuer of our client certificate",
+  certificate_expired: "the server says our client certificate has expired",
+  certificate_unknown: "the server refused our client certificate",
+  decrypt_error: "the server could not verify our signature or Finished",
+  unrecognized_name: "the server does not know the server name we sent (SNI)",
+  no_application_protocol: "the server supports none of our ALPN protocols",
+};

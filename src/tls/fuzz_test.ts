@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { startTlsWithConfig } from "./client.ts";
 import { TlsError } from "./errors.ts";
-import { fakeClientConfig, FakeServer } from "./_fake_server.ts";
-import { pipePair } from "./_test_transport.ts";
+import { fakeClientConfig, FakeServer } from "./testing/mod.ts";
+import { pipePair } from "./testing/mod.ts";
 import { prng } from "../../tests/helpers/prng.ts";
 
 Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encrypted records", async () => {
@@ -49,7 +49,7 @@ Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encr
       if (got === "data") continue;
       if (got instanceof Error) {
         assert.ok(got instanceof TlsError, `round ${i}: ${got.stack}`);
-        outcome = `${got.name}${got.alert ? ` (${got.alert})` : ""}`;
+        outcome = `${got.name}${got.alertToSend ? ` (${got.alertToSend})` : ""}`;
       } else outcome = got as string;
       break;
     }

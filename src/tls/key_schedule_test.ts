@@ -13,10 +13,10 @@ import {
   hkdfExpandLabel,
   hkdfExtract,
 } from "./key_schedule.ts";
-import { KeyShare } from "./key_share.ts";
-import { fixedRandom } from "./random.ts";
-import { Transcript } from "./transcript.ts";
-import { rfc8448 } from "./_rfc8448_vectors.ts";
+import { KeyShare } from "./handshake/mod.ts";
+import { fixedRandom } from "./testing/mod.ts";
+import { Transcript } from "./handshake/mod.ts";
+import { rfc8448 } from "./testing/mod.ts";
 import {
   decodeServerHello,
   ExtensionType,

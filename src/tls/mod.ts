@@ -10,7 +10,7 @@ export type {
   TlsConnection,
 } from "./options.ts";
 export type { RawTransport } from "./transport.ts";
-export { fixedRandom, type RandomSource, systemRandom } from "./random.ts";
+export { type RandomSource, systemRandom } from "./random.ts";
 export {
   TlsAlertReceivedError,
   TlsCertificateError,
@@ -25,4 +25,4 @@ export {
 } from "./errors.ts";
 export { Alert, type AlertName, alertName } from "./alert.ts";
 export { CipherSuite, cipherSuiteName } from "./cipher_suites.ts";
-export { groupName, NamedGroup } from "./key_share.ts";
+export { groupName, NamedGroup } from "./handshake/mod.ts";

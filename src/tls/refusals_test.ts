@@ -12,7 +12,7 @@ import {
   TlsPeerIncompatibleError,
   TlsPeerMisbehavedError,
 } from "./errors.ts";
-import type { HandshakeConfig } from "./handshake.ts";
+import type { HandshakeConfig } from "./handshake/mod.ts";
 import {
   encodeServerHello,
   extension,
@@ -20,9 +20,9 @@ import {
   HELLO_RETRY_REQUEST_RANDOM,
   type ServerHello,
 } from "./messages/mod.ts";
-import { encodePlaintextRecord } from "./record.ts";
-import { fakeClientConfig, FakeServer, type FakeServerOptions } from "./_fake_server.ts";
-import { pipePair } from "./_test_transport.ts";
+import { encodePlaintextRecord } from "./record/mod.ts";
+import { fakeClientConfig, FakeServer, type FakeServerOptions } from "./testing/mod.ts";
+import { pipePair } from "./testing/mod.ts";
 
 type ErrorClass = new (...args: never[]) => TlsError;
 
@@ -38,7 +38,7 @@ async function refused(
     startTlsWithConfig(c, fakeClientConfig(config), { handshakeTimeoutMs: 5_000 }),
     (e: unknown) => {
       assert.ok(e instanceof expected.cls, `${(e as Error).name}: ${(e as Error).message}`);
-      assert.equal((e as TlsError).alert, expected.alert, (e as Error).message);
+      assert.equal((e as TlsError).alertToSend, expected.alert, (e as Error).message);
       if (expected.message) assert.match((e as Error).message, expected.message);
       return true;
     },
@@ -314,7 +314,7 @@ Deno.test("a server alert during the handshake is reported with its name, and no
   await assert.rejects(
     startTlsWithConfig(c, fakeClientConfig(), {}),
     (e: unknown) =>
-      e instanceof TlsAlertReceivedError && e.alert === "handshake_failure" &&
+      e instanceof TlsAlertReceivedError && e.received === "handshake_failure" &&
       /^Server sent alert "handshake_failure" while waiting for ServerHello: /.test(e.message),
   );
   s.close();

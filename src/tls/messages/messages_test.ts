@@ -12,10 +12,10 @@
 import assert from "node:assert/strict";
 import { concatBytes, toHex } from "../codec.ts";
 import { TlsDecodeError, TlsPeerMisbehavedError } from "../errors.ts";
-import { buildClientHello } from "../client_hello_builder.ts";
-import { KeyShare } from "../key_share.ts";
-import { fixedRandom } from "../random.ts";
-import { rfc8448 } from "../_rfc8448_vectors.ts";
+import { buildClientHello } from "../handshake/mod.ts";
+import { KeyShare } from "../handshake/mod.ts";
+import { fixedRandom } from "../testing/mod.ts";
+import { rfc8448 } from "../testing/mod.ts";
 import {
   decodeCertificate,
   decodeCertificateRequest,
@@ -119,7 +119,7 @@ Deno.test("decodeNewSessionTicket() and decodeKeyUpdate() round-trip", () => {
   assert.deepEqual(decodeKeyUpdate(new Uint8Array([0])), { updateRequested: false });
   assert.throws(
     () => decodeKeyUpdate(new Uint8Array([2])),
-    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === "illegal_parameter",
+    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alertToSend === "illegal_parameter",
   );
 });
 
@@ -198,14 +198,14 @@ Deno.test("decodeEncryptedExtensions() refuses an extension sent twice with ille
   const body = new Uint8Array([0, 8, 0, 0x10, 0, 0, 0, 0x10, 0, 0]);
   assert.throws(
     () => decodeEncryptedExtensions(body),
-    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === "illegal_parameter",
+    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alertToSend === "illegal_parameter",
   );
 });
 
 Deno.test("decodeCertificateRequest() requires signature_algorithms", () => {
   assert.throws(
     () => decodeCertificateRequest(new Uint8Array([0, 0, 0])),
-    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alert === "missing_extension",
+    (e: unknown) => e instanceof TlsPeerMisbehavedError && e.alertToSend === "missing_extension",
   );
 });
 

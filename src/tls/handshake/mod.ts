@@ -1,0 +1,16 @@
+/**
+ * The TLS 1.3 client handshake (RFC 8446 section 4): ClientHello, the server's flight and its
+ * authentication, the client's flight with the token-signed CertificateVerify, and the pieces
+ * each step uses (key shares, transcript, signature checks).
+ */
+export { ClientHandshake, type HandshakeConfig, type HandshakeOutcome } from "./handshake.ts";
+export { buildClientHello } from "./client_hello_builder.ts";
+export { checkGroups, DEFAULT_GROUPS, groupName, KeyShare, NamedGroup } from "./key_share.ts";
+export { x509ChainVerifier } from "./server_auth.ts";
+export {
+  certificateVerifyContent,
+  CLIENT_CONTEXT,
+  SERVER_CONTEXT,
+  verifyServerSignature,
+} from "./signature.ts";
+export { Transcript } from "./transcript.ts";
