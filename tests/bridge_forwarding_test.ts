@@ -245,7 +245,7 @@ Deno.test("bridge stops with the error when reconnecting meets a credential erro
       transport: () => {
         attempts++;
         return Promise.reject(
-          Object.assign(new Error('PIN of token "edge" is locked'), { exitCode: 78 }),
+          Object.assign(new Error('PIN of token "edge" is locked'), { kind: "credential" }),
         );
       },
     },

@@ -115,6 +115,7 @@ Deno.test("MqttConnection.open() says why it failed: refused port, refused CONNA
     () => MqttConnection.open(base),
     (e: unknown) =>
       e instanceof MqttConnectError && e.code === "ECONNREFUSED" &&
+      e.reason === "transport" && e.returnCode === undefined &&
       /^cloud broker: .*refused/i.test(e.message),
   );
 
@@ -131,7 +132,7 @@ Deno.test("MqttConnection.open() says why it failed: refused port, refused CONNA
         transport: tcpTransport({ hostname: "127.0.0.1", port: broker.port }),
       }),
     (e: unknown) =>
-      e instanceof MqttConnectError &&
+      e instanceof MqttConnectError && e.reason === "refused" && e.returnCode === 5 &&
       /^cloud broker: connection refused: not authorized \(code 5\)$/.test(e.message),
   );
 
@@ -153,7 +154,9 @@ Deno.test("MqttConnection.open() says why it failed: refused port, refused CONNA
             port: (silent.addr as Deno.NetAddr).port,
           }),
         }),
-      (e: unknown) => e instanceof MqttConnectError && /no CONNACK within/.test(e.message),
+      (e: unknown) =>
+        e instanceof MqttConnectError && e.reason === "timeout" &&
+        /no CONNACK within/.test(e.message),
     );
     assert.ok(Date.now() - started < 2_000);
   } finally {

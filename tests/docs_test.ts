@@ -1,5 +1,6 @@
 /** Documentation generated from code must match the code. */
 import assert from "node:assert/strict";
+import { ERROR_KINDS } from "../src/errors.ts";
 import { configReference } from "../tools/config_reference.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -47,25 +48,70 @@ Deno.test("every message in docs/troubleshooting.md is one the code can print", 
   }
 });
 
-/** Errors that end a command with a configuration, credential or usage problem (exit 78 / 2). */
-const USER_ERROR_CLASSES = [
-  "ConfigError",
-  "UnknownKeyError",
-  "KeyConfigError",
-  "KeyFileError",
-  "KeyMismatchError",
-  "PinError",
+/**
+ * Runtime errors (exit 1) a user meets and needs explained: a lost token, a timeout, a refused
+ * server certificate. The configuration, credential and usage errors are found in the code.
+ */
+const RUNTIME_ERROR_CLASSES = [
   "TokenNotFoundError",
-  "RuleFileError",
-  "UsageError",
-  "CertificateFileError",
-  "KeyUriError",
   "SignTimeoutError",
   "TlsCheckError",
   "KeyCheckError",
   "Pkcs11Error",
   "CertificateError",
 ];
+
+/**
+ * The error classes of src/ that declare a kind of src/errors.ts (configuration, credential,
+ * usage: exit 78 or 2), and every class extending one of them.
+ */
+async function classifiedErrorClasses(): Promise<string[]> {
+  const kinds = ERROR_KINDS.join("|");
+  const declares = new RegExp(`readonly kind(?:: ErrorKind)? = "(?:${kinds})"`);
+  const parents = new Map<string, string | undefined>();
+  const classified = new Set<string>();
+  for await (const file of walkTs(`${root}src`)) {
+    const code = await Deno.readTextFile(file);
+    const starts = [
+      ...code.matchAll(/^export class (\w+)(?: extends (\w+))?|^class (\w+)(?: extends (\w+))?/gm),
+    ];
+    starts.forEach((m, i) => {
+      const name = m[1] ?? m[3];
+      parents.set(name, m[2] ?? m[4]);
+      const body = code.slice(m.index, starts[i + 1]?.index ?? code.length);
+      if (declares.test(body)) classified.add(name);
+    });
+  }
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [name, parent] of parents) {
+      if (parent && classified.has(parent) && !classified.has(name)) {
+        classified.add(name);
+        grew = true;
+      }
+    }
+  }
+  return [...classified].sort();
+}
+
+Deno.test("the error classes of every kind are found in the code", async () => {
+  const found = await classifiedErrorClasses();
+  const expected = [
+    "CertificateFileError",
+    "ConfigError",
+    "KeyConfigError",
+    "KeyFileError",
+    "KeyMismatchError",
+    "KeyUriError",
+    "PinError",
+    "RuleFileError",
+    "UnknownKeyError",
+    "UsageError",
+  ];
+  for (const name of expected) {
+    assert.ok(found.includes(name), `${name} not found among ${found.join(", ")}`);
+  }
+});
 
 /** The text of a `new Class(...)` call starting at `open` (the parenthesis). */
 function callText(code: string, open: number): string {
@@ -91,10 +137,11 @@ function fixedParts(text: string): string[] {
 Deno.test("docs/troubleshooting.md explains every configuration, credential and usage error", async () => {
   const doc = (await Deno.readTextFile(`${root}docs/troubleshooting.md`)).replace(/\s+/g, " ");
   const missing: string[] = [];
+  const classes = [...await classifiedErrorClasses(), ...RUNTIME_ERROR_CLASSES];
   for await (const file of walkTs(`${root}src`)) {
-    if (/\/_(test|fake)[^/]*$/.test(file)) continue;
+    if (/\/testing\//.test(file)) continue;
     const code = (await Deno.readTextFile(file)).replace(/["`]\s*\+\s*\n\s*["`]/g, "");
-    for (const m of code.matchAll(new RegExp(`new (${USER_ERROR_CLASSES.join("|")})\\(`, "g"))) {
+    for (const m of code.matchAll(new RegExp(`new (${classes.join("|")})\\(`, "g"))) {
       const parts = fixedParts(callText(code, m.index! + m[0].length - 1));
       if (parts.length && !parts.some((p) => doc.includes(p))) {
         missing.push(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exitCodeOf } from "../src/errors.ts";
 import { KeyFileError, loadFileKey, SignatureScheme } from "../src/keys/mod.ts";
 import { run, tempDir } from "./helpers/process.ts";
 import { KEY_KINDS, type KeyKind, TestPki } from "./helpers/pki.ts";
@@ -65,7 +66,7 @@ Deno.test("file keys in SEC1, PKCS#1 and P-521 form satisfy the SigningKey contr
 async function expectFileError(path: string, re: RegExp): Promise<void> {
   await assert.rejects(loadFileKey(path), (e: unknown) => {
     assert.ok(e instanceof KeyFileError, String(e));
-    assert.equal(e.exitCode, 78);
+    assert.equal(exitCodeOf(e), 78);
     assert.match(e.message, new RegExp(`^Cannot load private key file "${path}": `));
     assert.match(e.message, re);
     return true;

@@ -4,6 +4,7 @@
  * test ends, and the tests in this file run one after another.
  */
 import assert from "node:assert/strict";
+import { exitCodeOf, kindOf } from "../src/errors.ts";
 import {
   KeyConfigError,
   KeyMismatchError,
@@ -88,7 +89,7 @@ Deno.test("a token key is selected by URI object or id, and refused when it does
     })),
     (e: unknown) => {
       assert.ok(e instanceof KeyMismatchError);
-      assert.equal(e.exitCode, 78);
+      assert.equal(exitCodeOf(e), 78);
       assert.match(e.message, /object=key-a/);
       assert.match(e.message, /tedge-certificate\.pem/);
       return true;
@@ -126,7 +127,7 @@ Deno.test("the token is selected by URI or legacy serial, and several tokens wit
   const kOther = await hsm.importNewKey(other, "ed25519", { label: "k" });
   await assert.rejects(openSigningKey(pkcs11()), (e: unknown) => {
     assert.ok(e instanceof KeyConfigError);
-    assert.equal(e.exitCode, 78);
+    assert.equal(exitCodeOf(e), 78);
     assert.match(e.message, /Several tokens found/);
     const tokenUri = (t: TokenInfo) =>
       `pkcs11:token=${t.label};manufacturer=SoftHSM%20project;serial=${t.serial};model=SoftHSM%20v2`;
@@ -156,7 +157,7 @@ Deno.test("the token is selected by URI or legacy serial, and several tokens wit
     openSigningKey(pkcs11({ uri: KeyUri.parse("pkcs11:token=gone") })),
     (e: unknown) => {
       assert.ok(e instanceof TokenNotFoundError);
-      assert.equal(e.exitCode, undefined);
+      assert.equal(kindOf(e), undefined);
       assert.match(
         e.message,
         /No token matches "pkcs11:token=gone".*may be disconnected.*token=edge/,
@@ -171,7 +172,7 @@ Deno.test("a missing module, an empty token directory and unsupported URI option
   await softHsm(dir.path);
   await assert.rejects(openSigningKey(pkcs11({ modulePath: "/usr/lib/x.so" })), (e: unknown) => {
     assert.ok(e instanceof Pkcs11Error);
-    assert.equal(e.exitCode, 78);
+    assert.equal(exitCodeOf(e), 78);
     assert.equal(e.message, `Cannot load PKCS#11 module "/usr/lib/x.so": file not found`);
     return true;
   });
@@ -199,7 +200,7 @@ Deno.test("a missing module, an empty token directory and unsupported URI option
   await assert.rejects(
     openSigningKey({ kind: "socket", socketPath: "/run/tedge-p11-server/tedge-p11-server.sock" }),
     (e: unknown) =>
-      e instanceof KeyConfigError && e.exitCode === 78 && /not supported yet/.test(e.message),
+      e instanceof KeyConfigError && exitCodeOf(e) === 78 && /not supported yet/.test(e.message),
   );
 });
 
@@ -219,7 +220,7 @@ Deno.test("a wrong PIN is tried once per process, even when the key is opened ag
   try {
     await assert.rejects(openSigningKey(opts), (e: unknown) => {
       assert.ok(e instanceof PinError);
-      assert.equal(e.exitCode, 78);
+      assert.equal(exitCodeOf(e), 78);
       assert.equal(e.rv?.name, "CKR_PIN_INCORRECT");
       assert.match(
         e.message,

@@ -16,6 +16,8 @@
  * Only `cli` reads configuration; this takes a typed options object, and transport factories
  * so that the same bridge runs over our TLS client (token key), Deno TLS (file key) or TCP.
  */
+import { HSM_TIMEOUT_MS } from "../timeouts.ts";
+import { findKind } from "../errors.ts";
 import { getLogger, type Logger } from "../log.ts";
 import { MqttConnection, type Subscription, type TransportFactory } from "../mqtt/mod.ts";
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
@@ -62,7 +64,7 @@ export interface BridgeOptions {
   readonly maxCloudPayloadBytes?: number;
   /** Backoff for each side (each has its own state). */
   readonly reconnect?: BackoffPolicy;
-  /** Transport + CONNACK deadline; 60 s by default (a token may take seconds to sign). */
+  /** Transport + CONNACK deadline; HSM_TIMEOUT_MS by default (a token may take seconds to sign). */
   readonly connectTimeoutMs?: number;
   /** Period of the counters log line; 0 = never. Default 60 s. */
   readonly statsIntervalMs?: number;
@@ -89,6 +91,8 @@ export interface BridgeStats {
 const DEFAULT_RECEIVE_MAXIMUM = 1000;
 /** Cloud -> local messages held before reading from the cloud pauses. */
 const CLOUD_PENDING_LIMIT = 1000;
+/** The counters log line once a minute: often enough to see a trend, rare enough to read. */
+const DEFAULT_STATS_INTERVAL_MS = 60_000;
 
 function flow(conn: MqttConnection | undefined, paused: boolean): void {
   if (!conn?.isOpen) return;
@@ -212,7 +216,7 @@ export class Bridge {
     });
     this.#local.start();
     this.#cloud.start();
-    const every = this.#opts.statsIntervalMs ?? 60_000;
+    const every = this.#opts.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
     if (every > 0) this.#statsTimer = setInterval(() => this.#logStats(), every);
     const idle = this.#opts.idle;
     if (idle) {
@@ -257,7 +261,7 @@ export class Bridge {
       sessionExpirySeconds: SESSION_NEVER_EXPIRES,
       receiveMaximum: o.local.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM,
       keepaliveSeconds: o.local.keepaliveSeconds ?? 60,
-      connectTimeoutMs: o.connectTimeoutMs ?? 60_000,
+      connectTimeoutMs: o.connectTimeoutMs ?? HSM_TIMEOUT_MS,
       username: o.local.username,
       password: o.local.password,
       will: { topic: o.healthTopic, payload: healthPayload(false), qos: 1, retain: true },
@@ -279,7 +283,7 @@ export class Bridge {
         protocolVersion: 4,
         clean: true,
         keepaliveSeconds: o.cloud.keepaliveSeconds,
-        connectTimeoutMs: o.connectTimeoutMs ?? 60_000,
+        connectTimeoutMs: o.connectTimeoutMs ?? HSM_TIMEOUT_MS,
         username: o.cloud.username,
         password: o.cloud.password,
         will: o.cloud.will,
@@ -376,12 +380,9 @@ export class Bridge {
   }
 }
 
-/** The configuration or credential error (exit code 78) in `e`'s cause chain, if any. */
+/** The credential or configuration error in `e`'s cause chain, if any: retrying cannot fix it. */
 function credentialError(e: unknown): Error | undefined {
-  for (let c = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) {
-    if ((c as { exitCode?: unknown }).exitCode === 78) return c;
-  }
-  return undefined;
+  return findKind(e, "credential") ?? findKind(e, "configuration");
 }
 
 function publishAcked(conn: MqttConnection, m: ServiceMessage): Promise<void> {

@@ -19,6 +19,7 @@
  * QoS 0 messages are forwarded untracked; while the target is down a bounded number wait.
  * No I/O here: the source and target are small interfaces (an MqttConnection fits both).
  */
+import type { MqttPublishError } from "../mqtt/mod.ts";
 import type { Logger } from "../log.ts";
 import type { LoopBreaker } from "./loop_breaker.ts";
 
@@ -35,7 +36,7 @@ export interface TargetLink {
     topic: string,
     payload: Uint8Array,
     opts: { qos: 0 | 1; retain: boolean },
-    callback?: (error?: Error) => void,
+    callback?: (error?: MqttPublishError) => void,
   ): void;
 }
 
@@ -288,11 +289,10 @@ export class HalfBridge {
   }
 
   /** Step 3: the target answered (or the publish failed). */
-  #done(seq: number, entry: Pending, target: TargetLink, error?: Error): void {
+  #done(seq: number, entry: Pending, target: TargetLink, error?: MqttPublishError): void {
     if (entry.sentOn !== target) return; // reverted by targetLost(); sent again or to be
     if (error) {
-      const code = (error as { code?: unknown }).code;
-      if (!target.isOpen || typeof code !== "number") return; // connection loss: step 4
+      if (!target.isOpen || error.reason !== "refused") return; // connection loss: step 4
       // An MQTT 5 broker refused this message (not authorized, quota ...): resending would
       // fail the same way forever.
       this.#pending.delete(seq);

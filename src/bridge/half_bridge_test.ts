@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { MqttPublishError } from "../mqtt/mod.ts";
 import { getLogger } from "../log.ts";
 import {
   HalfBridge,
@@ -24,7 +25,7 @@ interface Sent {
   payload: string;
   qos: 0 | 1;
   retain: boolean;
-  callback?: (e?: Error) => void;
+  callback?: (e?: MqttPublishError) => void;
 }
 
 class FakeTarget implements TargetLink {
@@ -34,7 +35,7 @@ class FakeTarget implements TargetLink {
     topic: string,
     payload: Uint8Array,
     opts: { qos: 0 | 1; retain: boolean },
-    callback?: (e?: Error) => void,
+    callback?: (e?: MqttPublishError) => void,
   ) {
     this.sent.push({ topic, payload: dec(payload), ...opts, callback });
   }
@@ -123,7 +124,8 @@ Deno.test("HalfBridge republishes what a lost target did not ack, ignoring late 
   h.targetLost(first);
   assert.equal(h.inFlight, 0);
   h.accept(msg("c8y/x", "m3", 3), src); // arrives while the target is down
-  late(new Error("Connection closed")); // a callback from the dead connection: ignored
+  // A callback from the dead connection: ignored.
+  late(new MqttPublishError("Connection closed", { reason: "connection-lost" }));
   const second = new FakeTarget();
   h.targetReady(second);
   assert.deepEqual(second.sent.map((s) => s.payload), ["m2", "m3"]);
@@ -168,7 +170,9 @@ Deno.test("HalfBridge drops and acks a message the target broker refused (MQTT 5
   const dst = new FakeTarget();
   h.targetReady(dst);
   h.accept(msg("c8y/x", "m1", 1), src);
-  dst.sent[0].callback!(Object.assign(new Error("Publish error: Not authorized"), { code: 135 }));
+  dst.sent[0].callback!(
+    new MqttPublishError("Publish error: Not authorized", { reason: "refused", reasonCode: 135 }),
+  );
   assert.deepEqual(src.acks, [1]);
   assert.equal(h.counters.dropped, 1);
   assert.equal(h.pending, 0);

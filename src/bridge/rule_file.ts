@@ -34,7 +34,7 @@ export interface RuleFileContext {
 
 /** A rule file that cannot be used; `rule` is e.g. "rule 3" or "template_rule 1". */
 export class RuleFileError extends Error {
-  readonly exitCode = 78;
+  readonly kind = "configuration";
 
   constructor(
     readonly file: string,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exitCodeOf } from "../errors.ts";
 import { loadRuleDir, parseRuleFile, RuleFileError } from "./rule_file.ts";
 import { BridgeRules } from "./rules.ts";
 import { c8yRules } from "./c8y.ts";
@@ -187,7 +188,7 @@ for (const [text, message] of BAD_FILES) {
       (e: unknown) => {
         assert.ok(e instanceof RuleFileError);
         assert.match(e.message, message);
-        assert.equal(e.exitCode, 78);
+        assert.equal(exitCodeOf(e), 78);
         assert.equal(e.file, "bad.toml");
         return true;
       },

@@ -10,7 +10,7 @@
  *      v
  *   up: onUp(conn) ... connection closes ... onDown(conn, reason) ──> wait backoff ──> connect
  */
-import type { MqttConnection, Subscription } from "../mqtt/mod.ts";
+import { MqttConnectError, type MqttConnection, type Subscription } from "../mqtt/mod.ts";
 import type { Logger } from "../log.ts";
 import type { Backoff } from "./backoff.ts";
 
@@ -81,7 +81,7 @@ export class Side {
         this.reconnects++;
         const delay = backoff.next();
         log.warn(`Cannot connect to the ${name} broker, retrying in ${seconds(delay)}`, {
-          reason: (e as Error).message.replace(`${name} broker: `, ""),
+          reason: e instanceof MqttConnectError ? e.detail : (e as Error).message,
         });
         await sleep(delay, signal);
         continue;

@@ -6,6 +6,7 @@
  * Exit 0 when the handshake completes, 1 when it fails (the reason is printed), 78 when the
  * configuration cannot be used (no endpoint, unreadable trust store, key/certificate problem).
  */
+import { HSM_TIMEOUT_MS } from "../timeouts.ts";
 import type { Command } from "commander";
 import { formatHostPort, type HostPort, parseHostPort } from "../config/mod.ts";
 import { connectTls, type HandshakeInfo } from "../tls/mod.ts";
@@ -17,7 +18,6 @@ import { UsageError } from "./errors.ts";
 
 /** The handshake failed: a runtime failure (exit 1) that names the target and the reason. */
 export class TlsCheckError extends Error {
-  readonly exitCode = 1;
   constructor(target: string, cause: unknown) {
     super(`TLS handshake with ${target} failed: ${(cause as Error)?.message ?? cause}`, { cause });
     this.name = "TlsCheckError";
@@ -41,7 +41,11 @@ export function registerCheckTls(program: Command, ctx: CliContext): void {
         "handshake and print what was negotiated",
     )
     .option("--servername <name>", "name to send as SNI and check the certificate against")
-    .option("--timeout <seconds>", "handshake timeout (tokens can be slow)", "60")
+    .option(
+      "--timeout <seconds>",
+      "handshake timeout (tokens can be slow)",
+      String(HSM_TIMEOUT_MS / 1000),
+    )
     .option("--json", "print JSON")
     .action(async (target: string | undefined, opts: CheckTlsOptions) => {
       const config = await ctx.loadConfig();
@@ -95,7 +99,7 @@ function parseTarget(text: string): HostPort {
 }
 
 function parseTimeout(text: string | undefined): number {
-  const s = Number(text ?? "60");
+  const s = Number(text ?? HSM_TIMEOUT_MS / 1000);
   if (!Number.isFinite(s) || s <= 0) {
     throw new UsageError(`Invalid --timeout "${text}": expected a number of seconds, e.g. 60`);
   }

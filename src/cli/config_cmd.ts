@@ -15,7 +15,6 @@ import type { CliContext } from "./context.ts";
 
 /** The value `config get` of an unset key reports; exit 1, as tedge does. */
 export class KeyNotSetError extends Error {
-  readonly exitCode = 1;
   constructor(readonly key: string) {
     super(`The provided config key: '${key}' is not set`);
     this.name = "KeyNotSetError";
@@ -89,7 +88,7 @@ export function registerConfig(program: Command, ctx: CliContext): void {
 
 /** A config error already printed by `config list`: exit 78 without printing it again. */
 class ListedError extends Error {
-  readonly exitCode = 78;
+  readonly kind = "configuration";
   readonly alreadyReported = true;
   constructor(cause: ConfigError) {
     super(cause.message, { cause });

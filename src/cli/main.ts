@@ -7,7 +7,7 @@ import { CommanderError } from "commander";
 import { isLogEnabled, parseLogLevel, setLogLevel } from "../log.ts";
 import { CliContext, type CliIo, denoIo, type GlobalOptions } from "./context.ts";
 import { readCertificateCn } from "./device_id.ts";
-import { EXIT_OK, EXIT_USAGE, exitCodeOf } from "./errors.ts";
+import { EXIT_OK, EXIT_USAGE, exitCodeOf } from "../errors.ts";
 import { buildProgram } from "./program.ts";
 
 export interface MainOptions {

@@ -14,6 +14,7 @@
  * While the bridge is idle, the process gives back the memory traffic made it grow (see
  * `idleMemoryRelease`).
  */
+import { HSM_TIMEOUT_MS } from "../timeouts.ts";
 import type { Command } from "commander";
 import { ConfigError, keySpec, type TedgeConfig } from "../config/mod.ts";
 import { getLogger } from "../log.ts";
@@ -164,7 +165,7 @@ async function bridgeOptions(
       maximumMs: config.require("mqtt.bridge.reconnect_policy.maximum_interval"),
       resetWindowMs: config.require("mqtt.bridge.reconnect_policy.reset_window"),
     },
-    connectTimeoutMs: 60_000,
+    connectTimeoutMs: HSM_TIMEOUT_MS,
     statsIntervalMs: extra.statsIntervalMs,
     idle: { onIdle: idleMemoryRelease() },
   };
@@ -253,7 +254,7 @@ async function cloudTransport(
       port: endpoint.port,
       trustStore,
       clientAuth: { certificateChain, key },
-      handshakeTimeoutMs: 60_000,
+      handshakeTimeoutMs: HSM_TIMEOUT_MS,
       signal,
     });
 }

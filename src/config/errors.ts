@@ -2,7 +2,7 @@
 
 /** A bad configuration value or file: exit 78 (EX_CONFIG). */
 export class ConfigError extends Error {
-  readonly exitCode = 78;
+  readonly kind = "configuration";
   /** The config key concerned, when there is one. */
   readonly key?: string;
 
@@ -15,7 +15,7 @@ export class ConfigError extends Error {
 
 /** A key hsm-bridge does not know: a usage error (exit 2), with the closest keys suggested. */
 export class UnknownKeyError extends Error {
-  readonly exitCode = 2;
+  readonly kind = "usage";
 
   constructor(readonly key: string, readonly suggestions: readonly string[]) {
     const hint = suggestions.length

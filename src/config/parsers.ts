@@ -104,8 +104,8 @@ function integerType(min: number, max: number, expected: string): ValueType<numb
   };
 }
 
-export const u32Type = integerType(0, 0xffff_ffff, "an integer 0-4294967295");
-export const portType = integerType(1, 65535, "a port number 1-65535");
+export const u32Type: ValueType<number> = integerType(0, 0xffff_ffff, "an integer 0-4294967295");
+export const portType: ValueType<number> = integerType(1, 65535, "a port number 1-65535");
 
 const DURATION_UNITS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
 

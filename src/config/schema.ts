@@ -2,7 +2,6 @@
  * Every tedge.toml key hsm-bridge reads, in one table: type, default, doc text and example.
  * The order here is the order of `config list`. COMPAT.md section 1 is the source of truth.
  */
-import type { Secret } from "../secret.ts";
 import {
   absPath,
   anyPath,
@@ -10,7 +9,6 @@ import {
   durationType,
   entityTopicIdType,
   enumType,
-  type HostPort,
   hostPortType,
   hostType,
   nonEmptyString,
@@ -27,49 +25,14 @@ import {
 
 export type CryptokiMode = "off" | "module" | "socket";
 
-/** The typed value of each key. Durations are milliseconds. */
-export interface ConfigValues {
-  "device.id": string;
-  "device.cert_path": string;
-  "device.key_path": string;
-  "device.key_uri": string;
-  "device.key_pin": Secret;
-  "device.cryptoki.mode": CryptokiMode;
-  "device.cryptoki.module_path": string;
-  "device.cryptoki.pin": Secret;
-  "device.cryptoki.uri": string;
-  "device.cryptoki.socket_path": string;
-  "device.cryptoki.enable": boolean;
-  "device.cryptoki.serial": string;
-  "device.cryptoki.p11_kit_server_address": string;
-  "c8y.url": string;
-  "c8y.mqtt": HostPort;
-  "c8y.root_cert_path": string;
-  "c8y.bridge.topic_prefix": string;
-  "c8y.bridge.keepalive_interval": number;
-  "c8y.smartrest.templates": string[];
-  "c8y.mapper.mqtt.max_payload_size": number;
-  "mqtt.client.host": string;
-  "mqtt.client.port": number;
-  "mqtt.client.auth.ca_file": string;
-  "mqtt.client.auth.cert_file": string;
-  "mqtt.client.auth.key_file": string;
-  "mqtt.client.auth.username": string;
-  "mqtt.client.auth.password_file": string;
-  "mqtt.bridge.built_in": boolean;
-  "mqtt.bridge.reconnect_policy.initial_interval": number;
-  "mqtt.bridge.reconnect_policy.maximum_interval": number;
-  "mqtt.bridge.reconnect_policy.reset_window": number;
-  "service.type": string;
-  "mqtt.topic_root": string;
-  "mqtt.device_topic_id": string;
-}
-
-export type ConfigKey = keyof ConfigValues;
-
-export interface KeySpec<K extends ConfigKey = ConfigKey> {
+/**
+ * One key of the table. `K` is the key, `V` its typed value: both are inferred from each
+ * `spec({...})` entry, and ConfigValues is derived from the table, so a key cannot be added to
+ * the type and not the table, or the other way round (as thin-edge's define_tedge_config!).
+ */
+export interface KeySpec<K extends string = ConfigKey, V = ConfigValues[ConfigKey]> {
   readonly key: K;
-  readonly type: ValueType<ConfigValues[K]>;
+  readonly type: ValueType<V>;
   readonly doc: string;
   readonly example: string;
   /** Default value as text (parsed with `type`), or a note on how the default is derived. */
@@ -81,11 +44,11 @@ export interface KeySpec<K extends ConfigKey = ConfigKey> {
   readonly legacy?: boolean;
 }
 
-function spec<K extends ConfigKey>(s: KeySpec<K>): KeySpec<K> {
+function spec<const K extends string, V>(s: KeySpec<K, V>): KeySpec<K, V> {
   return s;
 }
 
-export const SCHEMA: readonly KeySpec[] = [
+const TABLE = [
   spec({
     key: "device.id",
     type: nonEmptyString,
@@ -322,7 +285,17 @@ export const SCHEMA: readonly KeySpec[] = [
     example: "device/main//",
     default: "device/main//",
   }),
-];
+] as const;
+
+/** The typed value of each key, derived from the table. Durations are milliseconds. */
+export type ConfigValues = {
+  [S in typeof TABLE[number] as S["key"]]: S extends KeySpec<string, infer V> ? V : never;
+};
+
+export type ConfigKey = keyof ConfigValues;
+
+/** Every key, in the order of `config list`. */
+export const SCHEMA: readonly KeySpec[] = TABLE;
 
 const BY_KEY = new Map<string, KeySpec>(SCHEMA.map((s) => [s.key, s]));
 

@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { envName, keySpec, SCHEMA, suggestKeys } from "./schema.ts";
+import type { Secret } from "../secret.ts";
+import type { HostPort } from "./parsers.ts";
+import {
+  type ConfigKey,
+  type ConfigValues,
+  type CryptokiMode,
+  envName,
+  keySpec,
+  SCHEMA,
+  suggestKeys,
+} from "./schema.ts";
 
 Deno.test("SCHEMA has every COMPAT.md key once, each with doc and a valid example", () => {
   const keys = SCHEMA.map((s) => s.key);
@@ -38,4 +48,25 @@ Deno.test("suggestKeys() finds the closest keys", () => {
   assert.equal(suggestKeys("device.cryptoki.modul_path")[0], "device.cryptoki.module_path");
   assert.ok(suggestKeys("mqtt.port").includes("mqtt.client.port"));
   assert.deepEqual(suggestKeys("something.completely.else"), []);
+});
+
+/** True only when A and B are the same type (a compile-time check: `deno check` fails otherwise). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+
+Deno.test("ConfigValues is derived from the table, key by key, with each key's value type", () => {
+  const checks: [
+    Same<ConfigValues["device.cryptoki.mode"], CryptokiMode>,
+    Same<ConfigValues["c8y.mqtt"], HostPort>,
+    Same<ConfigValues["device.key_pin"], Secret>,
+    Same<ConfigValues["mqtt.client.port"], number>,
+    Same<ConfigValues["c8y.smartrest.templates"], string[]>,
+    Same<ConfigValues["mqtt.bridge.built_in"], boolean>,
+    Same<ConfigKey, typeof SCHEMA[number]["key"]>,
+  ] = [true, true, true, true, true, true, true];
+  assert.ok(checks.every(Boolean));
+  // @ts-expect-error: a key that is not in the table has no type
+  const unknown: ConfigValues["device.no_such_key"] = "x";
+  assert.equal(unknown, "x");
+  assert.equal(SCHEMA.length, new Set(SCHEMA.map((s) => s.key)).size, "each key once");
 });

@@ -1,9 +1,11 @@
 /**
- * Error classes of the key providers. `exitCode = 78` (EX_CONFIG) marks a configuration or
- * credential problem that a restart cannot fix (the systemd unit does not restart on 78);
+ * Error classes of the key providers. A `kind` of "configuration" or "credential" (src/errors.ts)
+ * marks a problem that a restart cannot fix (exit 78; the systemd unit does not restart on it);
  * everything else (a token that is unplugged, a signature that timed out) exits 1.
  * No message ever contains a PIN: URIs are printed without their `pin-value`.
  */
+
+import type { ErrorKind } from "../errors.ts";
 
 /** A PKCS#11 return value: its CKR_ name and numeric code. */
 export interface Rv {
@@ -23,7 +25,7 @@ interface KeyErrorOptions {
 /** A configuration or credential problem: bad key file, missing module, no such key. */
 export class KeyConfigError extends Error {
   override name = "KeyConfigError";
-  readonly exitCode = 78;
+  readonly kind: ErrorKind = "configuration";
   readonly rv?: Rv;
 
   constructor(message: string, opts: KeyErrorOptions = {}) {
@@ -44,6 +46,7 @@ export class KeyFileError extends KeyConfigError {
 /** The key's public half is not the public key in the device certificate. */
 export class KeyMismatchError extends KeyConfigError {
   override name = "KeyMismatchError";
+  override readonly kind = "credential";
 
   constructor(readonly key: string, readonly certificate: string, detail = "") {
     super(
@@ -54,33 +57,34 @@ export class KeyMismatchError extends KeyConfigError {
 }
 
 /**
- * A PKCS#11 call failed. `exitCode` is 78 only when the failure is a configuration or credential
- * problem; a device error or a lost token exits 1 so that the service is restarted.
+ * A PKCS#11 call failed. It has a `kind` only when the failure is a configuration or credential
+ * problem (exit 78); a device error or a lost token exits 1 so that the service is restarted.
  */
 export class Pkcs11Error extends Error {
   override name = "Pkcs11Error";
   readonly rv?: Rv;
   /** The Cryptoki function that failed (`C_Login`), when one did. */
   readonly fn?: string;
-  readonly exitCode?: 78;
+  readonly kind?: ErrorKind;
 
   constructor(
     message: string,
-    opts: KeyErrorOptions & { fn?: string; config?: boolean } = {},
+    opts: KeyErrorOptions & { fn?: string; kind?: ErrorKind } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.rv = opts.rv;
     this.fn = opts.fn;
-    if (opts.config) this.exitCode = 78;
+    this.kind = opts.kind;
   }
 }
 
 /** A wrong or locked PIN. Never retried in the same process (tokens lock after a few tries). */
 export class PinError extends Pkcs11Error {
   override name = "PinError";
+  override readonly kind = "credential";
 
   constructor(message: string, readonly token: string, opts: KeyErrorOptions & { fn?: string }) {
-    super(message, { ...opts, config: true });
+    super(message, opts);
   }
 }
 

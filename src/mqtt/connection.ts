@@ -18,7 +18,7 @@
  */
 import "./_quiet_debug.ts"; // before mqtt.js loads
 import { Buffer } from "node:buffer";
-import { type IClientOptions, MqttClient } from "mqtt";
+import { ErrorWithReasonCode, type IClientOptions, MqttClient, ReasonCodes } from "mqtt";
 import { AckBatcher } from "./acks.ts";
 import { storeWithoutCopy } from "./_mqttjs.ts";
 import { type TransportDuplex, transportDuplex } from "./duplex.ts";
@@ -77,11 +77,67 @@ export interface MqttConnectionOptions {
   signal?: AbortSignal;
 }
 
-/** The connection could not be established (refused, timed out, transport failed). */
+/**
+ * Why a connection could not be established: the broker refused the CONNECT (its CONNACK return
+ * code in `returnCode`), no CONNACK came in time, the caller aborted, the transport (TCP, TLS)
+ * failed, or the broker closed the connection before its CONNACK.
+ */
+export type ConnectFailure = "refused" | "timeout" | "aborted" | "transport" | "closed";
+
+/**
+ * The connection could not be established. Decisions read `reason` and `returnCode`, never the
+ * message, which is `<label> broker: <detail>` for people.
+ */
 export class MqttConnectError extends Error {
-  constructor(message: string, readonly code?: string | number, options?: ErrorOptions) {
-    super(message, options);
+  readonly reason: ConnectFailure;
+  /** The CONNACK return code (MQTT 3.1.1) or reason code (MQTT 5) of a refusal. */
+  readonly returnCode: number | undefined;
+  /** The Node-style code of a transport failure (`ECONNREFUSED`), else the return code. */
+  readonly code: string | number | undefined;
+  /** The message without the broker's label. */
+  readonly detail: string;
+
+  constructor(
+    label: string,
+    detail: string,
+    failure: { reason: ConnectFailure; returnCode?: number; code?: string },
+    options?: ErrorOptions,
+  ) {
+    super(`${label} broker: ${detail}`, options);
     this.name = "MqttConnectError";
+    this.reason = failure.reason;
+    this.returnCode = failure.returnCode;
+    this.code = failure.code ?? failure.returnCode;
+    this.detail = detail;
+  }
+}
+
+/**
+ * Why a QoS 1 publish did not complete: the broker refused the message (an MQTT 5 PUBACK reason
+ * code of 0x80 or more, in `reasonCode`: resending would fail the same way), or the connection
+ * was lost before its PUBACK (the message can be sent again on the next connection).
+ */
+export class MqttPublishError extends Error {
+  readonly reason: "refused" | "connection-lost";
+  readonly reasonCode: number | undefined;
+
+  constructor(
+    message: string,
+    failure: { reason: "refused" | "connection-lost"; reasonCode?: number },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "MqttPublishError";
+    this.reason = failure.reason;
+    this.reasonCode = failure.reasonCode;
+  }
+
+  /** mqtt.js's publish callback error, classified: a reason code means the broker refused. */
+  static from(e: Error): MqttPublishError {
+    if (e instanceof MqttPublishError) return e;
+    return e instanceof ErrorWithReasonCode
+      ? new MqttPublishError(e.message, { reason: "refused", reasonCode: e.code }, { cause: e })
+      : new MqttPublishError(e.message, { reason: "connection-lost" }, { cause: e });
   }
 }
 
@@ -97,7 +153,7 @@ const CONNACK_3_1_1: Record<number, string> = {
 /** Marker passed to mqtt.js's handleMessage callback: "do not PUBACK yet". */
 const HOLD_ACK = new Error("PUBACK held until the message is forwarded");
 
-type PublishCallback = (error?: Error) => void;
+type PublishCallback = (error?: MqttPublishError) => void;
 
 export class MqttConnection {
   #client!: MqttClient;
@@ -105,6 +161,10 @@ export class MqttConnection {
   #acks!: AckBatcher;
   #open = false;
   #lastError: Error | undefined;
+  /** The broker's CONNACK return code when it refused the CONNECT. */
+  #refusedWith: number | undefined;
+  /** Set when no CONNACK came within the connect timeout. */
+  #connackTimedOut = false;
   #closeReason: string | undefined;
   #resolveClosed!: (reason: string) => void;
   /** Settles with the reason once the connection is gone (never rejects). */
@@ -123,7 +183,7 @@ export class MqttConnection {
       options.transport(options.signal),
       options.connectTimeoutMs,
       options.signal,
-      `${options.label} broker: connect timed out after ${options.connectTimeoutMs} ms`,
+      options.label,
     );
     await conn.#start(transport, Math.max(1, deadline - Date.now()));
     return conn;
@@ -167,7 +227,10 @@ export class MqttConnection {
       }
     };
     client.on("error", (e) => {
-      if (e !== HOLD_ACK) this.#lastError = e;
+      if (e === HOLD_ACK) return;
+      this.#lastError = e;
+      // Before CONNACK, mqtt.js reports a refusal as an ErrorWithReasonCode (its public API).
+      if (!this.#open && e instanceof ErrorWithReasonCode) this.#refusedWith = e.code;
     });
     client.on("disconnect", (packet) => {
       this.#lastError = new Error(`broker sent DISCONNECT (reason code ${packet.reasonCode})`);
@@ -176,23 +239,41 @@ export class MqttConnection {
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => client.end(true);
       o.signal?.addEventListener("abort", onAbort, { once: true });
+      // Our own CONNACK deadline (mqtt.js's own is set later, as a backstop), so that a
+      // timeout is known as one rather than read from an error text.
+      const connackTimer = setTimeout(() => {
+        this.#connackTimedOut = true;
+        this.destroy(`no CONNACK within ${timeoutMs} ms`);
+      }, timeoutMs);
       client.once("connect", (connack) => {
+        clearTimeout(connackTimer);
         o.signal?.removeEventListener("abort", onAbort);
         this.#open = true;
         this.#sessionPresent = connack.sessionPresent;
         resolve();
       });
       this.closed.then((reason) => {
+        clearTimeout(connackTimer);
         o.signal?.removeEventListener("abort", onAbort);
-        if (!this.#open) {
-          reject(
-            new MqttConnectError(`${o.label} broker: ${reason}`, codeOf(this.#lastError), {
-              cause: this.#lastError,
-            }),
-          );
-        }
+        if (!this.#open) reject(this.#connectError(reason));
       });
     });
+  }
+
+  /** The MqttConnectError for a connection that closed before its CONNACK. */
+  #connectError(detail: string): MqttConnectError {
+    const reason: ConnectFailure = this.#refusedWith !== undefined
+      ? "refused"
+      : this.#connackTimedOut
+      ? "timeout"
+      : this.options.signal?.aborted
+      ? "aborted"
+      : "closed";
+    return new MqttConnectError(this.options.label, detail, {
+      reason,
+      returnCode: this.#refusedWith,
+      code: stringCode(this.#lastError),
+    }, { cause: this.#lastError });
   }
 
   #onClose(): void {
@@ -206,17 +287,15 @@ export class MqttConnection {
   }
 
   #describeClose(): string {
+    const code = this.#refusedWith;
+    if (code !== undefined) {
+      const text = this.options.protocolVersion === 4 ? CONNACK_3_1_1[code] : undefined;
+      return `connection refused: ${
+        text ?? (ReasonCodes as Record<number, string>)[code] ?? "unknown reason"
+      } (code ${code})`;
+    }
     const e = this.#lastError;
     if (!e) return this.options.signal?.aborted ? "aborted" : "connection closed by the peer";
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "number" && /^Connection refused/.test(e.message)) {
-      const text = this.options.protocolVersion === 4 ? CONNACK_3_1_1[code] : undefined;
-      return `connection refused: ${text ?? e.message.replace(/^Connection refused: /, "")}` +
-        ` (code ${code})`;
-    }
-    if (e.message === "connack timeout") {
-      return `no CONNACK within ${this.options.connectTimeoutMs} ms`;
-    }
     return e.message;
   }
 
@@ -247,9 +326,9 @@ export class MqttConnection {
   }
 
   /**
-   * Publishes. QoS 1: `callback` runs on the broker's PUBACK (with an error carrying a numeric
-   * `code` when an MQTT 5 broker refused the message); QoS 0: once written. On a closed
-   * connection the callback gets an error at once (no code) and nothing is sent.
+   * Publishes. QoS 1: `callback` runs on the broker's PUBACK (with an MqttPublishError whose
+   * reason is "refused" when an MQTT 5 broker refused the message); QoS 0: once written. On a
+   * closed connection the callback gets a "connection-lost" error at once and nothing is sent.
    */
   publish(
     topic: string,
@@ -259,11 +338,16 @@ export class MqttConnection {
   ): void {
     if (!this.#open) {
       // A closed mqtt.js client has closed its stores; publishing would throw.
-      callback?.(new Error("Connection closed"));
+      callback?.(new MqttPublishError("Connection closed", { reason: "connection-lost" }));
       return;
     }
     // mqtt.js calls back with (error, packet); ours ignores the packet.
-    this.#client.publish(topic, toBuffer(payload), opts, callback);
+    this.#client.publish(
+      topic,
+      toBuffer(payload),
+      opts,
+      callback && ((e) => callback(e ? MqttPublishError.from(e) : undefined)),
+    );
   }
 
   /**
@@ -327,7 +411,8 @@ function clientOptions(o: MqttConnectionOptions, timeoutMs: number): IClientOpti
     protocolVersion: o.protocolVersion,
     clean: o.clean,
     keepalive: o.keepaliveSeconds,
-    connectTimeout: timeoutMs,
+    // Ours fires first (see #start); this one only backs it up.
+    connectTimeout: timeoutMs + 1_000,
     reconnectPeriod: 0,
     resubscribe: false,
     queueQoSZero: false,
@@ -359,22 +444,33 @@ function toBuffer(payload: Uint8Array | string): Buffer | string {
   return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
 }
 
-function codeOf(e: Error | undefined): string | number | undefined {
+/** The Node-style code (`ECONNREFUSED`) a transport error carries, if any. */
+function stringCode(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" || typeof code === "number" ? code : undefined;
+  return typeof code === "string" ? code : undefined;
 }
 
 async function withTimeout<T extends ByteTransport>(
   promise: Promise<T>,
   ms: number,
   signal: AbortSignal | undefined,
-  message: string,
+  label: string,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   const guard = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new MqttConnectError(message, "ETIMEDOUT")), ms);
-    onAbort = () => reject(new MqttConnectError("connect aborted", "EABORT"));
+    timer = setTimeout(
+      () =>
+        reject(
+          new MqttConnectError(label, `connect timed out after ${ms} ms`, {
+            reason: "timeout",
+            code: "ETIMEDOUT",
+          }),
+        ),
+      ms,
+    );
+    onAbort = () =>
+      reject(new MqttConnectError(label, "connect aborted", { reason: "aborted", code: "EABORT" }));
     signal?.addEventListener("abort", onAbort, { once: true });
   });
   try {
@@ -383,12 +479,10 @@ async function withTimeout<T extends ByteTransport>(
     // A transport that arrives after we gave up must not leak.
     promise.then((t) => t.close(), () => {});
     if (e instanceof MqttConnectError) throw e;
-    const code = (e as { code?: unknown }).code;
-    throw new MqttConnectError(
-      `${message.split(":")[0]}: ${(e as Error).message}`,
-      typeof code === "string" ? code : undefined,
-      { cause: e },
-    );
+    throw new MqttConnectError(label, (e as Error).message, {
+      reason: "transport",
+      code: stringCode(e),
+    }, { cause: e });
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);

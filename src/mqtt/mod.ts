@@ -4,10 +4,12 @@
  * that imports npm:mqtt and node:stream.
  */
 export {
+  type ConnectFailure,
   type IncomingMessage,
   MqttConnectError,
   MqttConnection,
   type MqttConnectionOptions,
+  MqttPublishError,
   type QoS,
   type Subscription,
   type Will,

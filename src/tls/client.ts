@@ -4,6 +4,7 @@
  * failure send the right alert, close the transport and throw a TlsError.
  */
 
+import { HSM_TIMEOUT_MS } from "../timeouts.ts";
 import { getLogger } from "../log.ts";
 import { parseServerName, TrustStore } from "../x509/mod.ts";
 import { checkCipherSuites, cipherSuiteName, DEFAULT_CIPHER_SUITES } from "./cipher_suites.ts";
@@ -21,7 +22,7 @@ import { closeQuietly, type RawTransport } from "./transport.ts";
 
 const log = getLogger("tls");
 
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 60_000;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = HSM_TIMEOUT_MS;
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
 
 /** Connects over TCP and runs the TLS 1.3 handshake. */

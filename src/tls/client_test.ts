@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { exitCodeOf } from "../errors.ts";
 import { concatBytes } from "./codec.ts";
 import { startTlsWithConfig } from "./client.ts";
 import {
@@ -143,7 +144,7 @@ Deno.test("client reports a failing signer as a local error and keeps its exit c
   const [c, s] = pipePair();
   const server = new FakeServer(s, { certificateRequest: true });
   server.handshake().catch(() => {});
-  const cause = Object.assign(new Error("token removed"), { exitCode: 78 });
+  const cause = Object.assign(new Error("token removed"), { kind: "credential" });
   const key = await testSigningKey("p256", { fail: cause });
   await assert.rejects(
     startTlsWithConfig(
@@ -154,7 +155,7 @@ Deno.test("client reports a failing signer as a local error and keeps its exit c
       {},
     ),
     (e: unknown) =>
-      e instanceof TlsLocalError && e.exitCode === 78 && e.cause === cause &&
+      e instanceof TlsLocalError && exitCodeOf(e) === 78 && e.cause === cause &&
       /Signing the TLS handshake with key "test p256 key" failed: token removed/.test(e.message),
   );
   assert.equal(await server.readAlert(), "internal_error");

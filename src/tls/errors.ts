@@ -8,7 +8,7 @@
  * | TlsPeerIncompatibleError    | no common ground    | TLS 1.2-only server, no common suite      |
  * | TlsCertificateError         | peer's certificate  | unknown CA, expired, wrong host name      |
  * | TlsAlertReceivedError       | peer gave up        | server sent "bad_certificate"             |
- * | TlsTimeoutError             | nobody (slowness)   | handshake took longer than 60 s           |
+ * | TlsTimeoutError             | nobody (slowness)   | handshake took longer than its timeout    |
  * | TlsLocalError               | our side            | the token failed to sign                  |
  * | TlsClosedError              | caller              | write after close                         |
  *
@@ -23,6 +23,7 @@
  * for stream consumers (mqtt.js drops stream errors that carry no `.code`).
  */
 
+import { type ErrorKind, kindOf } from "../errors.ts";
 import { Alert, type AlertName, alertName } from "./alert.ts";
 
 export type TlsFault =
@@ -124,17 +125,17 @@ export class TlsTimeoutError extends TlsError {
 
 /**
  * A failure on our side: the signer (token) failed (internal_error), or the socket broke (no
- * alert: the socket cannot carry it). When the cause carries
- * an `exitCode` (a credential error from the key provider), it is kept so the CLI can use it.
+ * alert: the socket cannot carry it). The cause's `kind` (a credential error from the key
+ * provider, src/errors.ts) is kept, so the CLI exits with the code it asks for.
  */
 export class TlsLocalError extends TlsError {
   readonly fault = "local";
   readonly code: string;
-  readonly exitCode: number | undefined;
+  readonly kind: ErrorKind | undefined;
   constructor(message: string, alert: AlertName | undefined, options?: ErrorOptions) {
     super(message, alert, options);
-    const cause = options?.cause as { exitCode?: unknown; code?: unknown } | undefined;
-    this.exitCode = typeof cause?.exitCode === "number" ? cause.exitCode : undefined;
+    const cause = options?.cause as { code?: unknown } | undefined;
+    this.kind = kindOf(cause);
     this.code = typeof cause?.code === "string" ? cause.code : "ERR_TLS_LOCAL";
   }
 }

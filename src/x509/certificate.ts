@@ -244,7 +244,6 @@ export function ioReason(e: unknown): string {
   if (e instanceof Deno.errors.NotFound) return "file not found";
   if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (e instanceof Deno.errors.IsADirectory) return "is a directory";
-  if (e instanceof TypeError && /invalid utf-8|decode/i.test(e.message)) return "not a text file";
   return message(e);
 }
 

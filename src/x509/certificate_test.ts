@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exitCodeOf } from "../errors.ts";
 import {
   CertificateError,
   CertificateFileError,
@@ -62,7 +63,7 @@ Deno.test("loadCertificateFile() reads a chain file and names the file in errors
     await Deno.writeTextFile(`${dir}/key.pem`, encodePem("PRIVATE KEY", new Uint8Array(4)));
     const err = await loadCertificateFile(`${dir}/key.pem`).catch((e) => e);
     assert.ok(err instanceof CertificateFileError);
-    assert.equal(err.exitCode, 78);
+    assert.equal(exitCodeOf(err), 78);
     assert.equal(
       err.message,
       `Cannot use certificate file "${dir}/key.pem": no PEM certificate in it`,

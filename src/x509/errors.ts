@@ -35,7 +35,7 @@ export class CertificateError extends Error {
  */
 export class CertificateFileError extends Error {
   override name = "CertificateFileError";
-  readonly exitCode = 78;
+  readonly kind = "configuration";
   constructor(readonly path: string, message: string, options?: ErrorOptions) {
     super(message, options);
   }

@@ -2,11 +2,6 @@
  * X.509 for hsm-bridge: PEM/DER helpers, certificate files, the trust store, server chain
  * verification and the host name check. Imports nothing else of ours.
  */
-/**
- * @deprecated for tests, import `x509` from `src/x509/testing.ts`. Kept until src/keys/csr_test.ts
- * and tests/keys_contract.ts do: while this line stays, every importer of this module (the
- * whole program) loads @peculiar/x509, which nothing in src uses (about 10 MB of RSS).
- */
 export { base64Decode, base64Encode, decodePem, encodePem, type PemBlock } from "./pem.ts";
 /** The strict DER reader and builder, as one namespace (keys builds and reads its keys with it). */
 export * as der from "./der.ts";

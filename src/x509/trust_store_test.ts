@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exitCodeOf } from "../errors.ts";
 import { CertificateFileError, encodePem, TrustStore, verifyServerChain } from "./mod.ts";
 import { issue, simpleChain } from "./_test_pki.ts";
 
@@ -90,7 +91,7 @@ Deno.test("TrustStore.load() names the path when nothing usable is there", async
     await Deno.writeTextFile(`${dir}/empty/sub/notes.txt`, "hello\n");
     const err = await TrustStore.load(`${dir}/empty`).catch((e) => e);
     assert.ok(err instanceof CertificateFileError);
-    assert.equal(err.exitCode, 78);
+    assert.equal(exitCodeOf(err), 78);
     assert.equal(err.path, `${dir}/empty`);
     assert.equal(
       err.message,

@@ -24,14 +24,22 @@ export const CKK_EC_EDWARDS = 0x40;
 export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
 export const CKM_EDDSA = 0x1057;
 
-/** The Cryptoki return value carried by a pkcs11js error, if it is one. */
+/** CKR_ names by value, from the constants pkcs11js exports (PKCS#11 v2.40 and its own). */
+const CKR_NAMES = new Map<number, string>(
+  Object.entries(pkcs11js)
+    .filter(([name, value]) => name.startsWith("CKR_") && typeof value === "number")
+    .map(([name, value]) => [value as number, name]),
+);
+
+/**
+ * The Cryptoki return value carried by a pkcs11js error, if it is one: its numeric code, named
+ * from the table above (a vendor's code as `CKR_0x80000001`).
+ */
 export function rvOf(e: unknown): Rv | undefined {
-  const err = e as { code?: unknown; message?: unknown };
-  if (typeof err?.code === "number" && typeof err.message === "string") {
-    const m = /CKR_[A-Z0-9_]+/.exec(err.message);
-    if (m) return { name: m[0], code: err.code };
-  }
-  return undefined;
+  if (!(e instanceof pkcs11js.Pkcs11Error)) return undefined;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== "number") return undefined;
+  return { name: CKR_NAMES.get(code) ?? `CKR_0x${code.toString(16).padStart(8, "0")}`, code };
 }
 
 /**
@@ -105,7 +113,7 @@ export class Pkcs11Module {
         : (e as Error).message;
       throw new Pkcs11Error(`Cannot load PKCS#11 module "${this.path}": ${detail}`, {
         cause: e,
-        config: true,
+        kind: "configuration",
       });
     }
     if (this.p11KitServerAddress) {
@@ -117,7 +125,7 @@ export class Pkcs11Module {
     } catch (e) {
       throw new Pkcs11Error(
         `Cannot load PKCS#11 module "${this.path}": ${(e as Error).message}`,
-        { cause: e, config: true },
+        { cause: e, kind: "configuration" },
       );
     }
     this.#initialize();

@@ -11,7 +11,7 @@ import { redactPinValue, Secret } from "../../secret.ts";
 /** A malformed PKCS#11 URI (a configuration error: exit 78). */
 export class KeyUriError extends Error {
   override name = "KeyUriError";
-  readonly exitCode = 78;
+  readonly kind = "configuration";
 
   constructor(readonly attribute: string | undefined, detail: string) {
     super(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { exitCodeOf } from "../../errors.ts";
 import { KeyUri, KeyUriError } from "./uri.ts";
 
 // RFC 7512 section 3.3, every example.
@@ -105,7 +106,7 @@ Deno.test("KeyUri.parse() rejects bad syntax naming the attribute", () => {
   for (const [text, re] of cases) {
     assert.throws(() => KeyUri.parse(text), (e: unknown) => {
       assert.ok(e instanceof KeyUriError, text);
-      assert.equal(e.exitCode, 78);
+      assert.equal(exitCodeOf(e), 78);
       assert.match(e.message, re, text);
       return true;
     });

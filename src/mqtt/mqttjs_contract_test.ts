@@ -1,0 +1,174 @@
+/**
+ * The mqtt.js contract list of _mqttjs.ts, one test per item: each fails by name when an mqtt.js
+ * upgrade changes what src/mqtt relies on. A scripted broker answers over an in-memory
+ * transport, so every byte the client sends is seen.
+ */
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { createRequire } from "node:module";
+import { MqttClient, type Packet } from "mqtt";
+import { storeWithoutCopy } from "./_mqttjs.ts";
+import {
+  type IncomingMessage,
+  MqttConnectError,
+  MqttConnection,
+  MqttPublishError,
+} from "./connection.ts";
+import { transportDuplex } from "./duplex.ts";
+import type { ByteTransport } from "./transport.ts";
+
+/** A broker on the other end of an in-memory transport: records writes, answers by script. */
+class ScriptedBroker implements ByteTransport {
+  readonly written: number[][] = [];
+  #queue: (Uint8Array | null)[] = [];
+  #wake: (() => void) | undefined;
+  #onWrite: (bytes: Uint8Array, broker: ScriptedBroker) => void;
+
+  constructor(onWrite: (bytes: Uint8Array, broker: ScriptedBroker) => void) {
+    this.#onWrite = onWrite;
+  }
+  send(bytes: number[] | null): void {
+    this.#queue.push(bytes && new Uint8Array(bytes));
+    this.#wake?.();
+  }
+  async read(): Promise<Uint8Array | null> {
+    while (this.#queue.length === 0) await new Promise<void>((r) => this.#wake = r);
+    return this.#queue.shift()!;
+  }
+  write(data: Uint8Array): Promise<void> {
+    this.written.push([...data]);
+    this.#onWrite(data, this);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    this.send(null);
+    return Promise.resolve();
+  }
+  /** First bytes of every packet type the client wrote after CONNECT. */
+  packetTypes(): number[] {
+    return this.written.slice(1).map((w) => w[0] & 0xf0);
+  }
+}
+
+const enc = new TextEncoder();
+
+/** PUBLISH QoS 1 (MQTT 5: with an empty property list). */
+function publish(topic: string, id: number, payload: string, v5: boolean): number[] {
+  const t = [...enc.encode(topic)];
+  const body = [0, t.length, ...t, id >> 8, id & 0xff, ...(v5 ? [0] : []), ...enc.encode(payload)];
+  return [0x32, body.length, ...body];
+}
+
+const CONNACK_3 = [0x20, 2, 0, 0];
+const CONNACK_5 = [0x20, 3, 0, 0, 0];
+
+async function open(broker: ScriptedBroker, v: 4 | 5, onMessage = (_: IncomingMessage) => {}) {
+  return await MqttConnection.open({
+    label: "test",
+    transport: () => Promise.resolve(broker),
+    clientId: "contract",
+    protocolVersion: v,
+    clean: true,
+    keepaliveSeconds: 60,
+    connectTimeoutMs: 2_000,
+    onMessage: (m) => onMessage(m),
+  });
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+Deno.test("mqtt.js contract 1: a QoS 1 PUBLISH whose handleMessage callback gets an error is not PUBACKed, and the next one comes in", async () => {
+  for (const v of [4, 5] as const) {
+    const broker = new ScriptedBroker((bytes, b) => {
+      if (bytes[0] === 0x10) b.send(v === 5 ? CONNACK_5 : CONNACK_3); // CONNECT
+    });
+    const got: IncomingMessage[] = [];
+    const conn = await open(broker, v, (m) => got.push(m));
+    broker.send([...publish("a", 1, "one", v === 5), ...publish("a", 2, "two", v === 5)]);
+    await tick();
+    assert.deepEqual(got.map((m) => m.messageId), [1, 2], `MQTT ${v}: both delivered`);
+    assert.deepEqual(broker.packetTypes(), [], `MQTT ${v}: no PUBACK sent by mqtt.js`);
+    conn.ack(2);
+    await tick();
+    assert.deepEqual(broker.written.at(-1), [0x40, 2, 0, 2], `MQTT ${v}: our PUBACK for 2`);
+    await conn.end();
+  }
+});
+
+Deno.test("mqtt.js contract 2: _storeAndSend, _writePacket and outgoingStore.put exist, and a stored PUBLISH is the one sent", async () => {
+  const broker = new ScriptedBroker((bytes, b) => {
+    if (bytes[0] === 0x10) b.send(CONNACK_3);
+  });
+  const duplex = transportDuplex(broker);
+  const client = new MqttClient(() => duplex, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    log: () => {},
+  });
+  assert.equal(storeWithoutCopy(client), true, "mqtt.js internals for the uncopied store");
+  await new Promise((r) => client.once("connect", r));
+  const payload = Buffer.from("stored as is");
+  let acked!: () => void;
+  const done = new Promise<void>((r) => acked = r);
+  client.publish("t", payload, { qos: 1 }, (e) => e ? undefined : acked());
+  await tick();
+  const sent = broker.written.find((w) => w[0] === 0x32)!;
+  const messageId = (sent[5] << 8) | sent[6]; // after the header, and topic "t" (2 + 1 bytes)
+  const stored = await new Promise<Packet>((resolve, reject) =>
+    client.outgoingStore.get({ messageId } as Packet, (e, p) => e ? reject(e) : resolve(p!))
+  );
+  assert.equal((stored as { payload?: unknown }).payload, payload, "the same Buffer, not a copy");
+  broker.send([0x40, 2, messageId >> 8, messageId & 0xff]);
+  await done; // mqtt.js found the stored PUBLISH for the PUBACK and called back
+  await tick();
+  await new Promise((r) => client.end(true, {}, () => r(undefined)));
+  duplex.destroy();
+});
+
+Deno.test("mqtt.js contract 3: mqtt-packet takes its debug() from the debug module once, when it loads", () => {
+  // _quiet_debug.ts replaces the module's export in the CommonJS cache before mqtt-packet loads.
+  const fromMqtt = createRequire(import.meta.resolve("mqtt"));
+  const fromPacket = createRequire(fromMqtt.resolve("mqtt-packet"));
+  const path = fromPacket.resolve("debug");
+  const cache = (fromPacket as unknown as { cache: Record<string, unknown> }).cache;
+  assert.ok(cache[path], `mqtt-packet requires "debug" (${path})`);
+  for (const file of ["parser.js", "writeToStream.js"]) {
+    const source = Deno.readTextFileSync(fromMqtt.resolve(`mqtt-packet/${file}`));
+    assert.match(source, /require\(['"]debug['"]\)\(['"]mqtt-packet:/, file);
+  }
+});
+
+Deno.test("mqtt.js contract 4: a CONNACK refusal is an ErrorWithReasonCode, read as reason and return code", async () => {
+  const broker = new ScriptedBroker((bytes, b) => {
+    if (bytes[0] === 0x10) b.send([0x20, 2, 0, 5]); // not authorized (MQTT 3.1.1)
+  });
+  await assert.rejects(open(broker, 4), (e: unknown) => {
+    assert.ok(e instanceof MqttConnectError, String(e));
+    assert.equal(e.reason, "refused");
+    assert.equal(e.returnCode, 5);
+    assert.equal(e.message, "test broker: connection refused: not authorized (code 5)");
+    return true;
+  });
+});
+
+Deno.test("mqtt.js contract 4: an MQTT 5 PUBACK refusal is an ErrorWithReasonCode, read as a refused publish", async () => {
+  const broker = new ScriptedBroker((bytes, b) => {
+    if (bytes[0] === 0x10) b.send(CONNACK_5);
+    if ((bytes[0] & 0xf0) === 0x30) {
+      const id = (bytes[5] << 8) | bytes[6]; // topic "t": 2 + 1 bytes after the 2-byte header
+      b.send([0x40, 3, id >> 8, id & 0xff, 0x87]); // 0x87 not authorized
+    }
+  });
+  const conn = await open(broker, 5);
+  const error = await new Promise<MqttPublishError | undefined>((resolve) =>
+    conn.publish("t", "x", { qos: 1, retain: false }, resolve)
+  );
+  assert.ok(error instanceof MqttPublishError, String(error));
+  assert.equal(error.reason, "refused");
+  assert.equal(error.reasonCode, 0x87);
+  await conn.end();
+  const late = await new Promise<MqttPublishError | undefined>((resolve) =>
+    conn.publish("t", "x", { qos: 1, retain: false }, resolve)
+  );
+  assert.equal(late?.reason, "connection-lost");
+});
