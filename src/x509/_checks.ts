@@ -1,18 +1,29 @@
 /**
  * The per-certificate checks of path validation (RFC 5280 6.1.3, 6.1.4) for a TLS server
- * chain: every certificate (dates, critical extensions, key), the leaf (keyUsage,
- * extendedKeyUsage) and each issuer (basicConstraints, pathLenConstraint, keyUsage,
- * extendedKeyUsage, nameConstraints). Each throws a CertificateError naming the certificate.
+ * chain: every certificate (dates, critical extensions, key, well-formed names and key
+ * identifiers), the leaf (keyUsage, extendedKeyUsage) and each issuer (subject,
+ * basicConstraints, pathLenConstraint, keyUsage, extendedKeyUsage, nameConstraints). Each
+ * throws a CertificateError naming the certificate. The profile rules beyond RFC 5280
+ * section 6, and the choices made where profiles differ, are in _profile.ts.
  */
 import { bytesEqual } from "./der.ts";
 import { hasKeyUsage, KeyUsageBit, OID } from "./_extensions.ts";
-import { checkNameConstraints, type ConstrainedNames } from "./_name_constraints.ts";
+import {
+  checkConstraintForms,
+  checkNameConstraints,
+  type ComparisonBudget,
+  type ConstrainedNames,
+} from "./_name_constraints.ts";
+import { checkKeyIdentifiers, checkPresentedNames } from "./_profile.ts";
 import { describe, partsOf, type X509Certificate } from "./certificate.ts";
 import { CertificateError } from "./errors.ts";
 import { parseServerName } from "./hostname.ts";
 import { checkKeyStrength, publicKeyInfo } from "./signature.ts";
 
-/** Checks every certificate on a path needs: validity dates, critical extensions, its key. */
+/**
+ * Checks every certificate on a path needs: validity dates, critical extensions, its key, its
+ * key identifiers and the DNS names it presents.
+ */
 export function checkCertificate(cert: X509Certificate, now: Date): void {
   const subject = describe(cert);
   const { notBefore, notAfter, extensions, spki } = partsOf(cert);
@@ -47,6 +58,8 @@ export function checkCertificate(cert: X509Certificate, now: Date): void {
       { cause: e },
     );
   }
+  checkKeyIdentifiers(cert);
+  checkPresentedNames(cert);
 }
 
 /** RFC 5280 4.2.1.3 / 4.2.1.12 for a TLS 1.3 server certificate. */
@@ -86,8 +99,16 @@ function ekuNames(eku: readonly string[]): string {
   return eku.map((o) => EKU_NAMES[o] ?? o).join(", ");
 }
 
-/** RFC 5280 6.1.4 (k), (l), (m), (n) and 6.1.3 (b), for `issuer` placed above `path`. */
-export function checkCa(issuer: X509Certificate, path: X509Certificate[], anchor: boolean): void {
+/**
+ * RFC 5280 6.1.4 (k), (l), (m), (n) and 6.1.3 (b), for `issuer` placed above `path`; name
+ * constraint comparisons are charged to `budget`.
+ */
+export function checkCa(
+  issuer: X509Certificate,
+  path: X509Certificate[],
+  anchor: boolean,
+  budget: ComparisonBudget,
+): void {
   const { extensions: ext, version } = partsOf(issuer);
   const subject = describe(issuer);
   const child = `"${describe(path[path.length - 1])}"`;
@@ -98,6 +119,15 @@ export function checkCa(issuer: X509Certificate, path: X509Certificate[], anchor
       "bad_certificate",
       subject,
       `is not a CA (${why}) but issued ${child}`,
+    );
+  }
+  // RFC 5280 4.1.2.6: a CA's subject MUST be a non-empty name (it is what children name as
+  // their issuer; an empty one matches every certificate with an empty issuer).
+  if (issuer.subject === "") {
+    throw new CertificateError(
+      "bad_certificate",
+      subject,
+      `is a CA with an empty subject name, which RFC 5280 4.1.2.6 forbids, but issued ${child}`,
     );
   }
   if (ext.keyUsage && !hasKeyUsage(ext.keyUsage, KeyUsageBit.keyCertSign)) {
@@ -126,20 +156,29 @@ export function checkCa(issuer: X509Certificate, path: X509Certificate[], anchor
       `cannot issue TLS server certificates: its extendedKeyUsage is ${ekuNames(ext.extKeyUsage)}`,
     );
   }
-  if (ext.nameConstraints) checkConstraintsBelow(issuer, path);
+  if (ext.nameConstraints) checkConstraintsBelow(issuer, path, budget);
 }
 
-function checkConstraintsBelow(issuer: X509Certificate, path: X509Certificate[]): void {
+function checkConstraintsBelow(
+  issuer: X509Certificate,
+  path: X509Certificate[],
+  budget: ComparisonBudget,
+): void {
   const nc = partsOf(issuer).extensions.nameConstraints!;
+  const forms = checkConstraintForms(nc);
+  if (!forms.ok) {
+    const alert = forms.unusable === "unsupported" ? "unsupported_certificate" : "bad_certificate";
+    throw new CertificateError(alert, describe(issuer), `has nameConstraints ${forms.reason}`);
+  }
   for (const [i, cert] of path.entries()) {
     // RFC 5280 6.1.3 (b): self-issued intermediates are not subject to the constraints.
     if (i > 0 && selfIssued(cert)) continue;
-    const result = checkNameConstraints(nc, constrainedNames(cert, i === 0));
+    const result = checkNameConstraints(nc, constrainedNames(cert, i === 0), budget);
     if (!result.ok) {
       throw new CertificateError(
-        result.unsupported ? "unsupported_certificate" : "bad_certificate",
+        "bad_certificate",
         describe(issuer),
-        result.unsupported
+        result.unusable
           ? `has nameConstraints ${result.reason}`
           : `has nameConstraints that refuse "${describe(cert)}": ${result.reason}`,
       );
@@ -147,7 +186,10 @@ function checkConstraintsBelow(issuer: X509Certificate, path: X509Certificate[])
   }
 }
 
-/** SAN names; for a leaf without SAN, the common names the host check could fall back to. */
+/**
+ * SAN names; for a leaf without SAN, the host-like common names too (as rustls-webpki does):
+ * such a leaf is valid for no name anyway, but a constrained CA above it is reported first.
+ */
 function constrainedNames(cert: X509Certificate, leaf: boolean): ConstrainedNames {
   const san = partsOf(cert).extensions.subjectAltName;
   if (san) return { dns: san.dns, ip: san.ip };

@@ -72,11 +72,20 @@ export interface Extensions {
   readonly keyUsage?: Uint8Array;
   readonly extKeyUsage?: readonly string[];
   readonly subjectAltName?: GeneralNames;
+  /** The keyIdentifier of authorityKeyIdentifier (absent when the extension or field is). */
   readonly authorityKeyId?: Uint8Array;
+  /** The fields present in authorityKeyIdentifier, when the extension is (RFC 5280 4.2.1.1). */
+  readonly authorityKeyFields?: {
+    readonly keyIdentifier: boolean;
+    readonly authorityCertIssuer: boolean;
+    readonly authorityCertSerialNumber: boolean;
+  };
   readonly subjectKeyId?: Uint8Array;
   readonly nameConstraints?: NameConstraints;
   /** OIDs of critical extensions not in the understood list. */
   readonly unknownCritical: readonly string[];
+  /** OIDs of every extension marked critical (the understood ones included). */
+  readonly critical: readonly string[];
 }
 
 export function hasKeyUsage(bits: Uint8Array, bit: number): boolean {
@@ -86,7 +95,7 @@ export function hasKeyUsage(bits: Uint8Array, bit: number): boolean {
 /** Reads `extensions` (the [3] EXPLICIT element of a TBSCertificate). */
 export function parseExtensions(tlv: Tlv | undefined): Extensions {
   // deno-lint-ignore no-explicit-any
-  const out: Record<string, any> = { unknownCritical: [] };
+  const out: Record<string, any> = { unknownCritical: [], critical: [] };
   if (!tlv) return out as Extensions;
   const seen = new Set<string>();
   const list = children(readOne(tlv.value, TAG.SEQUENCE));
@@ -102,6 +111,7 @@ export function parseExtensions(tlv: Tlv | undefined): Extensions {
     // RFC 5280 4.2: a certificate MUST NOT include more than one instance of an extension.
     if (seen.has(oid)) throw new DerError(`duplicate extension ${oid}`);
     seen.add(oid);
+    if (critical) out.critical.push(oid);
     if (critical && !UNDERSTOOD.has(oid)) out.unknownCritical.push(oid);
     try {
       readExtension(out, oid, value);
@@ -144,9 +154,23 @@ function readExtension(out: Record<string, any>, oid: string, value: Uint8Array)
       out.subjectKeyId = readOne(value, TAG.OCTET_STRING).value;
       return;
     case OID.authorityKeyIdentifier: {
+      // SEQUENCE { keyIdentifier [0] OPTIONAL, authorityCertIssuer [1] OPTIONAL,
+      // authorityCertSerialNumber [2] OPTIONAL }, in that order, each at most once.
       const items = children(readOne(value, TAG.SEQUENCE));
+      const tags = [0x80, 0xa1, 0x82];
+      let at = 0;
+      for (const item of items) {
+        const next = tags.indexOf(item.tag, at);
+        if (next < 0) throw new DerError("unexpected or misplaced element");
+        at = next + 1;
+      }
       const keyId = items.find((t) => t.tag === 0x80);
       if (keyId) out.authorityKeyId = keyId.value;
+      out.authorityKeyFields = {
+        keyIdentifier: keyId !== undefined,
+        authorityCertIssuer: items.some((t) => t.tag === 0xa1),
+        authorityCertSerialNumber: items.some((t) => t.tag === 0x82),
+      };
       return;
     }
     case OID.nameConstraints:

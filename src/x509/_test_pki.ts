@@ -6,7 +6,8 @@
  */
 import { x509 } from "./_peculiar.ts";
 import { parseCertificate, type X509Certificate } from "./certificate.ts";
-import { encodeTlv, TAG } from "./der.ts";
+import { children, encodeTlv, readOne, TAG } from "./der.ts";
+import { ecdsaRawToDer } from "./ecdsa_der.ts";
 import { parseIp } from "./hostname.ts";
 
 export type Kind = "rsa" | "rsa-pss" | "rsa1024" | "p256" | "p384" | "p521" | "ed25519";
@@ -188,4 +189,35 @@ export function tamper(der: Uint8Array, index: number): Uint8Array {
   const out = der.slice();
   out[index < 0 ? out.length + index : index] ^= 0x01;
   return out;
+}
+
+/**
+ * A copy of `cert` whose TBSCertificate fields (DER, in order: version, serial, signature,
+ * issuer, validity, subject, spki, extensions) `edit` rewrote, signed again by `issuer` (by
+ * itself when absent): for fields @peculiar/x509 will not write, such as a zero serial.
+ */
+export async function resign(
+  cert: Issued,
+  edit: (fields: Uint8Array[]) => Uint8Array[],
+  issuer?: Issued,
+): Promise<Issued> {
+  const [tbs, alg] = children(readOne(cert.der, TAG.SEQUENCE));
+  const fields = edit(children(tbs).map((t) => t.bytes));
+  const newTbs = encodeTlv(TAG.SEQUENCE, ...fields);
+  const signer = issuer ?? cert;
+  let sig: Uint8Array = new Uint8Array(
+    await crypto.subtle.sign(
+      signingAlgorithm(signer.kind, "SHA-256"),
+      signer.keys.privateKey,
+      newTbs,
+    ),
+  );
+  if (signer.kind.startsWith("p")) sig = ecdsaRawToDer(sig);
+  const der = encodeTlv(
+    TAG.SEQUENCE,
+    newTbs,
+    alg.bytes,
+    encodeTlv(TAG.BIT_STRING, new Uint8Array([0]), sig),
+  );
+  return { ...cert, cert: parseCertificate(der), der };
 }

@@ -3,14 +3,22 @@
  * (no policies, no revocation), with path building (RFC 4158 in spirit).
  *
  *   1. Decode every certificate the server sent (strict DER).
- *   2. Check the leaf on its own: dates, critical extensions, key, keyUsage, extendedKeyUsage.
+ *   2. Check the leaf on its own: dates, critical extensions, key, key identifiers, DNS names,
+ *      keyUsage, extendedKeyUsage.
  *   3. Build a path leaf -> intermediates (from the sent chain, any order) -> trust anchor,
  *      depth first, anchors tried before intermediates. Each step checks the issuer's
- *      signature on the child, then the issuer itself (dates, basicConstraints cA,
- *      pathLenConstraint, keyUsage keyCertSign, extendedKeyUsage, nameConstraints). A failed
- *      candidate is remembered and the next one tried; when none succeeds, the failure that got
- *      furthest is reported.
- *   4. Match the server name against the leaf (hostname.ts).
+ *      signature on the child, then the issuer itself (dates, serial number, subject,
+ *      basicConstraints cA, pathLenConstraint, keyUsage keyCertSign, extendedKeyUsage,
+ *      nameConstraints). A failed candidate is remembered and the next one tried; when none
+ *      succeeds, the failure that got furthest is reported.
+ *   4. Check that the leaf is an end-entity certificate (_profile.ts), unless it is itself a
+ *      trust anchor.
+ *   5. Match the server name against the leaf's subjectAltName (hostname.ts; never the CN).
+ *
+ * The work a hostile chain can cause is bounded: at most MAX_CHAIN_CERTIFICATES decoded,
+ * MAX_SIGNATURE_CHECKS signatures checked and NAME_COMPARISON_BUDGET name-constraint
+ * comparisons (_name_constraints.ts), counted before they are made; reaching a bound ends the
+ * search with an error.
  *
  * A successful verification is remembered (_chain_cache.ts) and reused for the same trust
  * store, server name and chain bytes while every certificate on the path is valid.
@@ -25,6 +33,8 @@
  * processing (see _extensions.ts for why a critical certificatePolicies is still accepted).
  */
 import { checkCa, checkCertificate, checkLeafUsage } from "./_checks.ts";
+import { type ComparisonBudget, NAME_COMPARISON_BUDGET } from "./_name_constraints.ts";
+import { checkEndEntity, checkSerialNumber } from "./_profile.ts";
 import {
   describe,
   parseCertificate,
@@ -33,7 +43,7 @@ import {
   type X509Certificate,
 } from "./certificate.ts";
 import { CertificateError } from "./errors.ts";
-import { certificateHostNames, matchesServerName, parseServerName } from "./hostname.ts";
+import { certificateHostNames, formatIp, matchesServerName, parseServerName } from "./hostname.ts";
 import {
   keyLabel,
   label,
@@ -100,21 +110,36 @@ async function verifyInFull(opts: VerifyServerChainOptions, now: Date): Promise<
   const leaf = certs[0];
   checkCertificate(leaf, now);
   checkLeafUsage(leaf);
-  const path = opts.trustStore.contains(leaf)
-    ? [leaf]
-    : await buildPath(leaf, certs, opts.trustStore, now);
-  if (!matchesServerName(leaf, opts.serverName)) {
-    const names = certificateHostNames(leaf);
-    throw new CertificateError(
+  // A leaf that is itself a trust anchor (a pinned certificate) is trusted as the user gave it.
+  const pinned = opts.trustStore.contains(leaf);
+  const path = pinned ? [leaf] : await buildPath(leaf, certs, opts.trustStore, now);
+  if (!pinned) checkEndEntity(leaf);
+  if (!matchesServerName(leaf, opts.serverName)) throw nameMismatch(leaf, opts.serverName);
+  return { leaf, leafSpki: spkiOf(leaf), path };
+}
+
+/** Step 5 failed: which names the certificate has, or how to reissue one that has none. */
+function nameMismatch(leaf: X509Certificate, serverName: string): CertificateError {
+  if (!partsOf(leaf).extensions.subjectAltName) {
+    const ref = parseServerName(serverName)!;
+    const entry = ref.kind === "ip" ? `IP:${formatIp(ref.bytes)}` : `DNS:${ref.name}`;
+    return new CertificateError(
       "bad_certificate",
       describe(leaf),
-      `is not valid for "${opts.serverName}": ` +
-        (names.length
-          ? `names in the certificate: ${names.join(", ")}`
-          : "the certificate names no host"),
+      `is not valid for any server name: it has no subjectAltName extension, and the subject ` +
+        `common name is not used for names (RFC 9525); reissue it with the host name in ` +
+        `subjectAltName, e.g. openssl's -addext "subjectAltName=${entry}"`,
     );
   }
-  return { leaf, leafSpki: spkiOf(leaf), path };
+  const names = certificateHostNames(leaf);
+  return new CertificateError(
+    "bad_certificate",
+    describe(leaf),
+    `is not valid for "${serverName}": ` +
+      (names.length
+        ? `names in the certificate: ${names.join(", ")}`
+        : "the certificate names no host"),
+  );
 }
 
 interface Search {
@@ -122,6 +147,7 @@ interface Search {
   readonly sent: readonly X509Certificate[];
   readonly now: Date;
   checks: number;
+  readonly budget: ComparisonBudget;
   /** The failure of the longest attempted path. */
   best?: { depth: number; error: CertificateError };
 }
@@ -132,7 +158,13 @@ async function buildPath(
   store: TrustStore,
   now: Date,
 ): Promise<X509Certificate[]> {
-  const s: Search = { store, sent: sent.slice(1), now, checks: 0 };
+  const s: Search = {
+    store,
+    sent: sent.slice(1),
+    now,
+    checks: 0,
+    budget: { left: NAME_COMPARISON_BUDGET, exceeded: false },
+  };
   const path = await extend([leaf], s);
   if (path) return path;
   throw s.best!.error;
@@ -228,9 +260,11 @@ async function checkIssuer(
   try {
     await checkSignature(child, issuer);
     checkCertificate(issuer, s.now);
-    checkCa(issuer, path, anchor);
+    if (!anchor) checkSerialNumber(issuer);
+    checkCa(issuer, path, anchor, s.budget);
   } catch (e) {
-    if (e instanceof CertificateError) return e;
+    // A spent name-constraint budget, like the signature limit, ends the whole search.
+    if (e instanceof CertificateError && !s.budget.exceeded) return e;
     throw e;
   }
 }

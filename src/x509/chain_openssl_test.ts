@@ -134,15 +134,25 @@ Deno.test("verifyServerChain() accepts and refuses certificates made by openssl"
       ],
     );
     await make(dir, "v1root", "/CN=V1 Root", rsa, null, null);
+    // `openssl x509 -req` without -extfile: a version 1 server certificate, so no SAN.
+    await make(dir, "v1noext", "/CN=v1-noext.example", ["-newkey", "ed25519"], "root", null, []);
     await make(dir, "v1int", "/CN=V1 Intermediate", rsa, "v1root", null);
-    await make(dir, "v1leaf", "/CN=v1.example", ["-newkey", "ed25519"], "v1int", V1_LEAF_EXT, []);
+    await make(
+      dir,
+      "v1leaf",
+      "/CN=v1.example",
+      ["-newkey", "ed25519"],
+      "v1int",
+      V1_LEAF_EXT + "subjectAltName=DNS:v1.example\n",
+      [],
+    );
     await make(
       dir,
       "v1direct",
       "/CN=direct.example",
       ["-newkey", "ed25519"],
       "v1root",
-      V1_LEAF_EXT,
+      V1_LEAF_EXT + "subjectAltName=DNS:direct.example\n",
       [],
     );
     // openssl's own verdicts on the fixtures.
@@ -162,7 +172,7 @@ Deno.test("verifyServerChain() accepts and refuses certificates made by openssl"
       openssl(dir, "verify", "-CAfile", "v1root.pem", "-untrusted", "v1int.pem", "v1leaf.pem"),
     );
 
-    const [root, pss, p384, leaf, cn, v1root, v1int, v1leaf, v1direct] = await read(
+    const [root, pss, p384, leaf, cn, v1root, v1int, v1leaf, v1direct, v1noext] = await read(
       dir,
       "root",
       "pss",
@@ -173,6 +183,7 @@ Deno.test("verifyServerChain() accepts and refuses certificates made by openssl"
       "v1int",
       "v1leaf",
       "v1direct",
+      "v1noext",
     );
     const store = TrustStore.fromCertificates([root]);
 
@@ -191,13 +202,36 @@ Deno.test("verifyServerChain() accepts and refuses certificates made by openssl"
       },
     );
 
-    await t.step("a P-521 leaf without SAN falls back to its common name", async () => {
-      await verifyServerChain({
-        chain: [der(cn), der(pss), der(p384)],
-        serverName: "cn-only.example",
-        trustStore: store,
-      });
-    });
+    await t.step(
+      "a P-521 leaf without SAN is valid for no name, its common name included",
+      async () => {
+        // openssl verify -verify_hostname would still take the CN; RFC 9525, Go and rustls do not.
+        const err = await verifyServerChain({
+          chain: [der(cn), der(pss), der(p384)],
+          serverName: "cn-only.example",
+          trustStore: store,
+        }).catch((e) => e);
+        assert.ok(err instanceof CertificateError);
+        assert.equal(err.alert, "bad_certificate");
+        assert.equal(
+          err.message,
+          'Certificate "O=Test, CN=cn-only.example" is not valid for any server name: it has no ' +
+            "subjectAltName extension, and the subject common name is not used for names " +
+            "(RFC 9525); reissue it with the host name in subjectAltName, e.g. openssl's -addext " +
+            '"subjectAltName=DNS:cn-only.example"',
+        );
+        const v1 = await verifyServerChain({
+          chain: [der(v1noext)],
+          serverName: "v1-noext.example",
+          trustStore: store,
+        }).catch((e) => e);
+        assert.ok(v1 instanceof CertificateError);
+        assert.match(
+          v1.message,
+          /^Certificate "CN=v1-noext\.example" is not valid for any server name: it has no subjectAltName/,
+        );
+      },
+    );
 
     await t.step("a version 1 root is an anchor, a version 1 intermediate is refused", async () => {
       const v1store = TrustStore.fromCertificates([v1root]);

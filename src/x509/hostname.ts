@@ -8,12 +8,14 @@
  *   `a*b.example.com`) and wildcards elsewhere never match (RFC 9525 6.3).
  * - An IP address (v4 or v6) is compared byte for byte with the iPAddress entries only; never
  *   with DNS entries or the common name (RFC 9525 6.2.1).
- * - Common-name fallback: only when the certificate has no subjectAltName extension at all,
- *   each CN of the subject is treated like a dNSName entry (same wildcard rules), for DNS names
- *   only. RFC 9525 drops the fallback and Go and rustls have removed it, but OpenSSL-based
- *   clients (mosquitto, thin-edge's own bridge) still accept such certificates, and private
- *   brokers made with `openssl req -subj /CN=host` are what a drop-in replacement meets.
- *   A certificate that has a SAN, even one without any DNS name, never falls back.
+ * - No common-name fallback (RFC 9525 drops the CN-ID; so do Go, rustls and browsers): a certificate without a
+ *   subjectAltName extension (which includes every version 1 or 2 certificate) is valid for no
+ *   name at all, whatever its subject CN says. verifyServerChain() says so and how to reissue.
+ *   The CN is never compared with anything, so it need not repeat a SAN entry (CA/Browser Forum
+ *   7.1.4.3 asks CAs for that; nothing is gained by refusing a private broker's CN such as
+ *   "Mosquitto Broker").
+ * - Presented names must be well formed (dnsNameSyntaxError): a malformed dNSName makes the
+ *   certificate invalid rather than merely unmatched (RFC 5280 4.2.1.6: preferred name syntax).
  */
 import { bytesEqual } from "./der.ts";
 import { partsOf, type X509Certificate } from "./certificate.ts";
@@ -45,8 +47,8 @@ function normaliseDns(text: string): string {
 }
 
 /**
- * Whether one certificate name (a dNSName entry or, in the fallback, a CN) matches `host`, a
- * DNS name already normalised by parseServerName.
+ * Whether one certificate name (a dNSName entry) matches `host`, a DNS name already normalised
+ * by parseServerName.
  */
 export function matchesDnsPattern(pattern: string, host: string): boolean {
   const p = normaliseDns(pattern);
@@ -69,18 +71,48 @@ export function matchesServerName(cert: X509Certificate, serverName: string): bo
   if (!ref) return false;
   const san = partsOf(cert).extensions.subjectAltName;
   if (ref.kind === "ip") return san?.ip.some((b) => bytesEqual(b, ref.bytes)) ?? false;
-  if (san) return san.dns.some((p) => matchesDnsPattern(p, ref.name));
-  return cert.commonNames.some((cn) => matchesDnsPattern(cn, ref.name));
+  return san?.dns.some((p) => matchesDnsPattern(p, ref.name)) ?? false;
+}
+
+/** The host names a certificate is valid for, for messages: its SAN DNS names and IP addresses. */
+export function certificateHostNames(cert: X509Certificate): string[] {
+  const san = partsOf(cert).extensions.subjectAltName;
+  return san ? [...san.dns, ...san.ip.map(formatIp)] : [];
 }
 
 /**
- * The host names a certificate is valid for, for messages: the SAN DNS names and IP addresses,
- * or the common names marked as such when the fallback applies.
+ * Why `name` is not a well-formed DNS name (RFC 1034 3.5 preferred name syntax as relaxed by
+ * RFC 1123 2.1), or undefined when it is one. `role` "presented": a subjectAltName dNSName,
+ * where a whole left-most `*` label is allowed (a wildcard; partial-label wildcards are not
+ * names); "constraint": a nameConstraints dNSName subtree, where the empty name (every name)
+ * is allowed and a wildcard is not. A leading period (the form of URI and e-mail constraints,
+ * which OpenSSL also takes for DNS) is refused in both, as RFC 5280 4.2.1.10 defines none.
+ * Letters are compared case-insensitively elsewhere, so both cases are allowed; so is `_`, which
+ * real host names (and parseServerName) use. A trailing period is refused: certificates carry
+ * names without the root label.
  */
-export function certificateHostNames(cert: X509Certificate): string[] {
-  const san = partsOf(cert).extensions.subjectAltName;
-  if (san) return [...san.dns, ...san.ip.map(formatIp)];
-  return cert.commonNames.map((cn) => `${cn} (common name)`);
+export function dnsNameSyntaxError(
+  name: string,
+  role: "presented" | "constraint",
+): string | undefined {
+  if (name === "") return role === "constraint" ? undefined : "it is empty";
+  if (name.length > 253) return `it is ${name.length} characters long, more than 253`;
+  if (name.startsWith(".")) return "it starts with a period";
+  if (name.endsWith(".")) return "it ends with a period";
+  const labels = name.split(".");
+  if (name === "*" && role === "presented") return "it is a wildcard for no domain";
+  for (const [i, label] of labels.entries()) {
+    if (label === "") return "it has an empty label";
+    if (label.length > 63) return `it has a label of ${label.length} characters, more than 63`;
+    if (label === "*" && i === 0 && role === "presented") continue;
+    if (!LABEL.test(label.toLowerCase())) {
+      return label.includes("*")
+        ? "it has a wildcard that is not the whole left-most label"
+        : `its label "${label}" has characters other than letters, digits, "-" and "_", or ` +
+          `starts or ends with "-"`;
+    }
+  }
+  return undefined;
 }
 
 /** IPv4 dotted quad (no leading zeros) or IPv6 (RFC 4291 2.2) to bytes; null otherwise. */

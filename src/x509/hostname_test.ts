@@ -150,11 +150,13 @@ Deno.test("matchesServerName() uses SAN DNS names, and IP SANs only for IP liter
   ]);
 });
 
-Deno.test("matchesServerName() falls back to the common name only without any SAN", async () => {
+Deno.test("matchesServerName() never takes a name from the common name (RFC 9525)", async () => {
   const noSan = await issue({ subject: "CN=*.broker.example, O=Acme" });
-  assert.equal(matchesServerName(noSan.cert, "a.broker.example"), true);
+  assert.equal(matchesServerName(noSan.cert, "a.broker.example"), false);
   assert.equal(matchesServerName(noSan.cert, "broker.example"), false);
-  assert.deepEqual(certificateHostNames(noSan.cert), ["*.broker.example (common name)"]);
+  assert.deepEqual(certificateHostNames(noSan.cert), []);
+  const cnHost = await issue({ subject: "CN=broker.example" });
+  assert.equal(matchesServerName(cnHost.cert, "broker.example"), false);
   const ipCn = await issue({ subject: "CN=192.0.2.1" });
   assert.equal(matchesServerName(ipCn.cert, "192.0.2.1"), false); // never an IP from the CN
   const ipOnly = await issue({ subject: "CN=broker.example", ips: ["192.0.2.1"] });
