@@ -179,8 +179,10 @@ export class TlsConnectionImpl implements TlsConnection {
         this.#held = undefined;
         if (!record) break;
         if (record.type === ContentType.application_data) {
-          // RFC 8446 5.1: handshake messages must not be interleaved with other records.
+          // RFC 8446 5.1: handshake messages must not be interleaved with other records, an
+          // empty application_data record included.
           if (this.#messages.hasPartial) throw interleaved();
+          if (record.content.length === 0) continue;
           if (!data) data = record.content;
           else (more ??= []).push(record.content);
           continue;

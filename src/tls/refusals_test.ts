@@ -284,6 +284,36 @@ Deno.test("a handshake message that spans the switch to handshake keys is refuse
   });
 });
 
+Deno.test("application data before the server's Finished is refused, an empty record too (RFC 8446 5.1)", async () => {
+  const appData = (n: number) => ({ type: 23, content: new Uint8Array(n) });
+  type Records = { type: number; content: Uint8Array }[];
+  const cases: [string, number | undefined, (r: Records) => Records, RegExp][] = [
+    // First under the handshake keys, before EncryptedExtensions.
+    ["first", undefined, (r) => [appData(0), ...r], /^Server sent an empty application_data/],
+    // Right before Finished (the flight in 100-byte records: Finished is the last two).
+    ["before Finished", 100, (r) => [...r.slice(0, -1), appData(0), ...r.slice(-1)], /empty/],
+    // Between two fragments of the Certificate message (10-byte records: the first holds the
+    // 6-byte EncryptedExtensions and the Certificate's header).
+    ["inside Certificate", 10, (r) => [r[0], appData(0), ...r.slice(1)], /empty/],
+    // The same place with data: refused as before.
+    [
+      "data inside Certificate",
+      10,
+      (r) => [r[0], appData(1), ...r.slice(1)],
+      /^Server sent application data/,
+    ],
+  ];
+  for (const [name, recordSize, records, message] of cases) {
+    await refused({ tamper: { recordSize, records } }, {
+      cls: TlsPeerMisbehavedError,
+      alert: "unexpected_message",
+      message: new RegExp(`${message.source}.* during the server's encrypted handshake$`),
+    }).catch((e) => {
+      throw new Error(`${name}: ${e.message}`, { cause: e });
+    });
+  }
+});
+
 Deno.test("change_cipher_spec other than a single 0x01 is refused", async () => {
   for (const bad of [[20, 3, 3, 0, 1, 2], [20, 3, 3, 0, 2, 1, 1]]) {
     await refused({ tamper: { afterServerHello: new Uint8Array(bad) } }, {

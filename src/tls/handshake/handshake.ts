@@ -296,10 +296,12 @@ export class ClientHandshake {
       } else if (record.type === ContentType.alert) {
         throw receivedAlertError(record.content, this.#step);
       } else {
-        throw new TlsPeerMisbehavedError(
-          `Server sent application data ${this.#step}`,
-          "unexpected_message",
-        );
+        // RFC 8446 5.1: no application data before the handshake is done, an empty record
+        // included (it would otherwise slip in between the fragments of a message).
+        const what = record.content.length
+          ? "application data"
+          : "an empty application_data record";
+        throw new TlsPeerMisbehavedError(`Server sent ${what} ${this.#step}`, "unexpected_message");
       }
     }
   }

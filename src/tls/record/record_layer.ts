@@ -9,6 +9,11 @@
  * - before that, application_data is refused;
  * - empty handshake and alert records are refused (RFC 8446 5.1);
  * - a bounded number of records in a row that carry nothing (CCS, empty application data).
+ *
+ * An empty application_data record is handed to the reader like any other: the rules that
+ * depend on the handshake's state (no application data before the server's Finished, none
+ * inside a fragmented handshake message; RFC 8446 5.1) are the reader's, and hold for empty
+ * records too. Only change_cipher_spec records are consumed here.
  */
 
 import { getLogger, isLogEnabled } from "../../log.ts";
@@ -100,7 +105,7 @@ export class RecordLayer {
     this.#ccsAllowed = false;
   }
 
-  /** The next record with content, or null at end of stream on a record boundary. */
+  /** The next record (see readBuffered), or null at end of stream on a record boundary. */
   async read(): Promise<InboundRecord | null> {
     for (;;) {
       const record = this.readBuffered();
@@ -115,9 +120,9 @@ export class RecordLayer {
   }
 
   /**
-   * The next record with content if one is already buffered (decrypted now, synchronously),
-   * else undefined: then `read()` waits for more bytes. Records without content (CCS, empty
-   * application data) are consumed and counted on the way.
+   * The next record if one is already buffered (decrypted now, synchronously), else undefined:
+   * then `read()` waits for more bytes. change_cipher_spec records are consumed and counted on
+   * the way; an empty application_data record is returned (and counted), its content empty.
    */
   readBuffered(): InboundRecord | undefined {
     for (;;) {
@@ -128,7 +133,7 @@ export class RecordLayer {
     }
   }
 
-  /** Checks one record against the rules above and opens it; undefined for one without content. */
+  /** Checks one record against the rules above and opens it; undefined for change_cipher_spec. */
   #accept(raw: RawRecord): InboundRecord | undefined {
     if (raw.type === ContentType.change_cipher_spec) {
       this.#checkCcs(raw.fragment);
@@ -174,7 +179,7 @@ export class RecordLayer {
         );
       }
       this.#countEmpty();
-      return undefined;
+      return { type, content };
     }
     this.#emptyInARow = 0;
     if (isLogEnabled("trace")) {

@@ -72,6 +72,11 @@ export interface FakeServerOptions {
     corruptFinished?: boolean;
     /** Split the encrypted flight's bytes into records of this size. */
     recordSize?: number;
+    /** Rewrite the encrypted flight's records (type and content) before they are sealed. */
+    records?(records: { type: number; content: Uint8Array }[]): {
+      type: number;
+      content: Uint8Array;
+    }[];
     /** Raw bytes sent right after the ServerHello record. */
     afterServerHello?: Uint8Array;
     /** Extra handshake bytes inside the ServerHello's own record. */
@@ -249,9 +254,12 @@ export class FakeServer {
     const sent = tamper.flight ? tamper.flight(messages) : messages;
     const all = concatBytes(...sent);
     const size = tamper.recordSize ?? 16384;
+    let records: { type: number; content: Uint8Array }[] = [];
     for (let at = 0; at < all.length; at += size) {
-      await this.sendRecord(ContentType.handshake, all.subarray(at, at + size));
+      records.push({ type: ContentType.handshake, content: all.subarray(at, at + size) });
     }
+    if (tamper.records) records = tamper.records(records);
+    for (const r of records) await this.sendRecord(r.type, r.content);
   }
 
   async #readClientFlight(clientSecret: HandshakeTrafficSecret): Promise<void> {
