@@ -38,6 +38,8 @@ import {
   HandshakeReassembler,
   HandshakeType,
   handshakeTypeName,
+  MAX_HANDSHAKE_MESSAGE,
+  MAX_NEW_SESSION_TICKET,
 } from "./messages/mod.ts";
 import type { HandshakeInfo, TlsConnection } from "./options.ts";
 import { ContentType, MAX_PLAINTEXT } from "./record/mod.ts";
@@ -63,7 +65,7 @@ export class TlsConnectionImpl implements TlsConnection {
   readonly #layer: RecordLayer;
   #clientSecret: ApplicationTrafficSecret;
   #serverSecret: ApplicationTrafficSecret;
-  readonly #messages = new HandshakeReassembler();
+  readonly #messages = new HandshakeReassembler(postHandshakeLimit);
   #reads: Promise<unknown> = Promise.resolve();
   /** Reads queued on #reads and not settled yet. */
   #queuedReads = 0;
@@ -362,6 +364,17 @@ export class TlsConnectionImpl implements TlsConnection {
     this.#layer.abort(e.alertToSend).finally(() => this.#resolveClosed());
     return e;
   }
+}
+
+/**
+ * The largest post-handshake message body buffered, by type (RFC 8446 4.6): a NewSessionTicket
+ * as large as its grammar allows, a KeyUpdate of its one byte; anything else is refused once
+ * whole, so the general handshake limit bounds it.
+ */
+function postHandshakeLimit(type: number): number {
+  if (type === HandshakeType.new_session_ticket) return MAX_NEW_SESSION_TICKET;
+  if (type === HandshakeType.key_update) return 1;
+  return MAX_HANDSHAKE_MESSAGE;
 }
 
 function interleaved(): TlsPeerMisbehavedError {

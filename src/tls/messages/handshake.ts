@@ -63,10 +63,11 @@ export class HandshakeReassembler {
   #buf = new Uint8Array(0);
   #start = 0;
   #end = 0;
-  readonly #max: number;
+  readonly #max: (type: number) => number;
 
-  constructor(maxMessage = MAX_HANDSHAKE_MESSAGE) {
-    this.#max = maxMessage;
+  /** `maxMessage`: the largest body accepted, for every type or per handshake type. */
+  constructor(maxMessage: number | ((type: number) => number) = MAX_HANDSHAKE_MESSAGE) {
+    this.#max = typeof maxMessage === "number" ? () => maxMessage : maxMessage;
   }
 
   /** True when part of a message is waiting for more records. */
@@ -110,10 +111,11 @@ export class HandshakeReassembler {
   #checkHead(): void {
     if (this.#end - this.#start < HANDSHAKE_HEADER_LENGTH) return;
     const length = this.#announced();
-    if (length > this.#max) {
+    const type = this.#buf[this.#start];
+    const max = this.#max(type);
+    if (length > max) {
       throw new TlsDecodeError(
-        `Server sent a ${handshakeTypeName(this.#buf[this.#start])} message of ${length} bytes: ` +
-          `the limit is ${this.#max}`,
+        `Server sent a ${handshakeTypeName(type)} message of ${length} bytes: the limit is ${max}`,
       );
     }
   }

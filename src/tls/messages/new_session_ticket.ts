@@ -7,6 +7,13 @@ import { Reader, Writer } from "../codec.ts";
 import { decodeExtensions, encodeExtensions, type Extension } from "./extensions.ts";
 import { encodeHandshake, HandshakeType } from "./handshake.ts";
 
+/**
+ * The largest NewSessionTicket body the grammar allows (RFC 8446 4.6.1): ticket_lifetime (4),
+ * ticket_age_add (4), ticket_nonce<0..255>, ticket<1..2^16-1>, extensions<0..2^16-2>. A legal
+ * ticket may exceed 64 KiB; this bounds what we buffer for one.
+ */
+export const MAX_NEW_SESSION_TICKET = 4 + 4 + (1 + 255) + (2 + 0xffff) + (2 + 0xfffe);
+
 export interface NewSessionTicket {
   readonly lifetime: number;
   readonly ageAdd: number;
