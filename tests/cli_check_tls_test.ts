@@ -156,6 +156,14 @@ Deno.test("check tls refuses bad servers with the reason, exit 1", async () => {
       error: /Server sent alert "(unknown_ca|bad_certificate|certificate_unknown|decrypt_error)"/,
     },
     { name: "no common group", extra: ["-tls1_3", "-groups", "ffdhe2048"], error: /group/ },
+    {
+      // The key cannot make what the server accepts: an empty Certificate (RFC 8446 4.4.2),
+      // which a server that requires one refuses; the reason names both scheme lists.
+      name: "no scheme our key can make, certificate required",
+      extra: ["-tls1_3", "-Verify", "2", "-client_sigalgs", "RSA-PSS+SHA256"],
+      error:
+        /"certificate_required" after the handshake: .*; we sent no client certificate because the server accepts no signature scheme that PKCS#11 key "pkcs11:.*" can produce: server offers rsa_pss_rsae_sha256; key supports ecdsa_secp256r1_sha256\n/,
+    },
   ];
   for (const c of cases) {
     const server = await startOpensslServer(c.creds ?? d.creds, c.extra);
@@ -171,6 +179,32 @@ Deno.test("check tls refuses bad servers with the reason, exit 1", async () => {
     } finally {
       await server.process.stop();
     }
+  }
+});
+
+Deno.test("check tls completes without a client certificate when the key cannot make what an optional-auth server accepts", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  const server = await startOpensslServer(d.creds, [
+    "-tls1_3",
+    "-verify",
+    "2",
+    "-client_sigalgs",
+    "RSA-PSS+SHA256",
+  ]);
+  try {
+    const r = await runCli(
+      ["check", "tls", `127.0.0.1:${server.port}`, "--config", d.configs.get("p256")!],
+      { env: d.hsm.env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /after {10}the server accepted the connection\n/);
+    assert.match(
+      r.stdout,
+      /client auth {4}requested; none sent: the server accepts no signature scheme that PKCS#11 key "pkcs11:.*" can produce: server offers rsa_pss_rsae_sha256; key supports ecdsa_secp256r1_sha256\n/,
+    );
+  } finally {
+    await server.process.stop();
   }
 });
 

@@ -161,28 +161,37 @@ Deno.test("TLS client reports no common cipher suite or group as the server's ha
   });
 });
 
-Deno.test("TLS client names both scheme lists when its key cannot sign what the server accepts", async () => {
+Deno.test("TLS client sends an empty Certificate when its key cannot sign what the server accepts", async () => {
   await withFixture(async (fx) => {
-    await withServer(
-      fx.creds,
-      ["-tls1_3", "-Verify", "2", "-client_sigalgs", "ECDSA+SHA256:RSA-PSS+SHA256"],
-      async (port, s) => {
-        await within(
-          assert.rejects(
-            connectTls(clientOptions(fx, port, "ed25519")),
-            matches({
-              cls: TlsPeerIncompatibleError,
-              alert: "handshake_failure",
-              message:
-                /accepts no signature scheme that key ".*" can produce: server offers ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256; key supports ed25519/,
-            }),
-          ),
-          20_000,
-          "schemes",
-        );
-        await s.waitForOutput(/handshake failure/i, 5_000);
-      },
-    );
+    const sigalgs = ["-client_sigalgs", "ECDSA+SHA256:RSA-PSS+SHA256"];
+    // RFC 8446 4.4.2: no suitable certificate, so an empty Certificate. A server that only asks
+    // (-verify) lets us in; one that requires a certificate (-Verify) refuses after our
+    // Finished, and the error names both scheme lists.
+    await withServer(fx.creds, ["-tls1_3", "-verify", "2", ...sigalgs], async (port) => {
+      const conn = await within(connectTls(clientOptions(fx, port, "ed25519")), 20_000, "optional");
+      assert.equal(conn.info.clientCertificateRequested, true);
+      assert.equal(conn.info.clientSignatureScheme, undefined);
+      assert.match(conn.info.clientCertificateWithheld!, /key supports ed25519$/);
+      assert.equal(await within(conn.awaitAcceptance(5_000), 20_000, "accepted"), "accepted");
+      await conn.close();
+    });
+    await withServer(fx.creds, ["-tls1_3", "-Verify", "2", ...sigalgs], async (port) => {
+      const conn = await within(connectTls(clientOptions(fx, port, "ed25519")), 20_000, "required");
+      await within(
+        assert.rejects(
+          conn.awaitAcceptance(5_000),
+          matches({
+            cls: TlsAlertReceivedError,
+            alert: "certificate_required",
+            message:
+              /we sent no client certificate because the server accepts no signature scheme that .* can produce: server offers ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256; key supports ed25519$/,
+          }),
+        ),
+        20_000,
+        "refusal",
+      );
+      await conn.close();
+    });
   });
 });
 

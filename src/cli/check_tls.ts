@@ -116,9 +116,11 @@ type Report = HandshakeInfo & {
 const ms = (v: number | undefined) => v === undefined ? "-" : `${v.toFixed(1)} ms`;
 
 function textReport(r: Report): string {
-  const client = r.clientCertificateRequested
-    ? `requested; signed with ${r.clientSignatureScheme} by ${r.key}`
-    : "not requested by the server";
+  const client = !r.clientCertificateRequested
+    ? "not requested by the server"
+    : r.clientCertificateWithheld
+    ? `requested; none sent: ${r.clientCertificateWithheld}`
+    : `requested; signed with ${r.clientSignatureScheme} by ${r.key}`;
   return [
     `TLS handshake with ${r.target} completed`,
     `  protocol       ${r.version}`,

@@ -251,6 +251,7 @@ function describe(
       ? undefined
       : schemeName(o.clientSignatureScheme),
     clientSignatureSchemeCode: o.clientSignatureScheme,
+    clientCertificateWithheld: o.clientCertificateWithheld,
     remoteAddress: t.remoteAddress,
     timings: {
       tcpMs: t.tcpMs,

@@ -11,7 +11,6 @@ import {
   TlsAlertReceivedError,
   TlsClosedError,
   TlsLocalError,
-  TlsPeerIncompatibleError,
   TlsPeerMisbehavedError,
   TlsTimeoutError,
 } from "./errors.ts";
@@ -115,29 +114,37 @@ Deno.test("client sends an empty Certificate when asked but configured without a
   await conn.close();
 });
 
-Deno.test("client refuses a CertificateRequest its key cannot answer, naming both scheme lists", async () => {
-  const [c, s] = pipePair();
-  const server = new FakeServer(s, { certificateRequest: true });
-  server.handshake().catch(() => {});
+Deno.test("client sends an empty Certificate when its key can make no requested scheme (RFC 8446 4.4.2)", async () => {
   const key = await testSigningKey("p256");
   // The fake server offers ecdsa_secp256r1_sha256, ecdsa_secp384r1_sha384, rsa_pss_rsae_sha256
   // and ed25519; a key that only does ecdsa_secp521r1_sha512 matches none.
   const only521 = { ...key, schemes: [0x0603], chooseScheme: () => undefined };
-  await assert.rejects(
-    startTlsWithConfig(
-      c,
-      fakeClientConfig({
-        clientAuth: { certificateChain: [key.publicKeySpki], key: only521 },
-      }),
-      {},
-    ),
-    (e: unknown) =>
-      e instanceof TlsPeerIncompatibleError && e.alertToSend === "handshake_failure" &&
-      /ecdsa_secp256r1_sha256, ecdsa_secp384r1_sha384, rsa_pss_rsae_sha256, ed25519/.test(
-        e.message,
-      ) && /key supports ecdsa_secp521r1_sha512/.test(e.message),
-  );
-  assert.equal(await server.readAlert(), "handshake_failure");
+  const clientAuth = { certificateChain: [key.publicKeySpki], key: only521 };
+  const lists =
+    /server offers ecdsa_secp256r1_sha256, ecdsa_secp384r1_sha384, rsa_pss_rsae_sha256, ed25519; key supports ecdsa_secp521r1_sha512$/;
+  // A server for which the certificate is optional goes on without one.
+  const optional = await connect({ certificateRequest: true }, { clientAuth });
+  assert.deepEqual(optional.server.result.clientCertificates, []);
+  assert.equal(optional.server.result.clientScheme, undefined);
+  assert.equal(optional.conn.info.clientSignatureScheme, undefined);
+  assert.match(optional.conn.info.clientCertificateWithheld!, lists);
+  await optional.server.sendRecord(ContentType.application_data, te.encode("welcome"));
+  assert.equal(td.decode((await optional.conn.read())!), "welcome");
+  await optional.conn.close();
+  // A server that requires one refuses after our Finished: the error names both scheme lists.
+  const required = await connect({ certificateRequest: true }, { clientAuth });
+  await required.server.sendRecord(ContentType.alert, new Uint8Array([2, 116])); // certificate_required
+  await assert.rejects(required.conn.read(), (e: unknown) => {
+    assert.ok(e instanceof TlsAlertReceivedError, String(e));
+    assert.equal(e.received, "certificate_required");
+    assert.match(
+      e.message,
+      /^Server sent alert "certificate_required" after the handshake: the server requires a client certificate; we sent no client certificate because the server accepts no signature scheme that .* can produce: /,
+    );
+    assert.match(e.message, lists);
+    return true;
+  });
+  await required.conn.close();
 });
 
 Deno.test("client reports a failing signer as a local error and keeps its exit code", async () => {

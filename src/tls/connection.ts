@@ -220,7 +220,7 @@ export class TlsConnectionImpl implements TlsConnection {
         this.#readEnded = true;
         return null;
       }
-      throw err;
+      throw this.#withWithheldCertificate(err);
     }
     this.#messages.push(record.content);
     let ticket = false;
@@ -228,6 +228,19 @@ export class TlsConnectionImpl implements TlsConnection {
       ticket = this.#postHandshake(m) || ticket;
     }
     return ticket ? TICKET : undefined;
+  }
+
+  /**
+   * A server's refusal after an empty Certificate that our key could not avoid (client_auth.ts):
+   * the error says why we sent none, with both scheme lists.
+   */
+  #withWithheldCertificate(err: TlsError): TlsError {
+    const withheld = this.info.clientCertificateWithheld;
+    if (!withheld || !(err instanceof TlsAlertReceivedError)) return err;
+    return new TlsAlertReceivedError(
+      `${err.message}; we sent no client certificate because ${withheld}`,
+      err.alertCode,
+    );
   }
 
   /** A read failed: the end of the stream once we are closing, else a fatal error (thrown). */

@@ -70,6 +70,11 @@ export interface HandshakeInfo {
   /** Scheme our key signed with; undefined when no client certificate was sent. */
   readonly clientSignatureScheme: string | undefined;
   readonly clientSignatureSchemeCode: number | undefined;
+  /**
+   * Set when the server asked for a certificate and the key can make none of the signature
+   * schemes it accepts: why an empty Certificate was sent (RFC 8446 4.4.2) instead.
+   */
+  readonly clientCertificateWithheld: string | undefined;
   /** `host:port` of the TCP peer, when connected by connectTls. */
   readonly remoteAddress: string | undefined;
   readonly timings: HandshakeTimings;

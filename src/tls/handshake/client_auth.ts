@@ -2,11 +2,17 @@
  * Client authentication (RFC 8446 section 4.4.2 and 4.4.3) in answer to a CertificateRequest:
  * our Certificate, then a CertificateVerify signed by the key provider's Signer. The signer
  * receives the unhashed content and returns the wire signature; TLS never sees key material.
- * Without a configured key we send an empty Certificate (4.4.2.4) and no CertificateVerify.
+ * Without a configured key, or with one that can make none of the signature schemes the server
+ * asks for, we send an empty Certificate and no CertificateVerify (4.4.2: "If the server
+ * requests client authentication but no suitable certificate is available, the client MUST
+ * send a Certificate message containing no certificates"): a server for which the certificate
+ * is optional goes on; one that requires it refuses with an alert after our Finished, and the
+ * connection then adds why we sent none (`withheld`) to that error.
  */
 
 import { schemeInfo, schemeName, type SigningKey } from "../../keys/mod.ts";
-import { TlsLocalError, TlsPeerIncompatibleError } from "../errors.ts";
+import { getLogger } from "../../log.ts";
+import { TlsLocalError } from "../errors.ts";
 import {
   type CertificateRequest,
   encodeCertificate,
@@ -27,7 +33,11 @@ export interface ClientAuthResult {
   readonly messages: Uint8Array[];
   readonly scheme: number | undefined;
   readonly signatureMs: number | undefined;
+  /** Why no certificate was sent although a key is configured; undefined otherwise. */
+  readonly withheld?: string;
 }
+
+const log = getLogger("tls");
 
 /** Schemes allowed in a TLS 1.3 CertificateVerify: never RSA PKCS#1 v1.5 or SHA-1 (4.2.3). */
 function allowedInTls13(code: number): boolean {
@@ -41,21 +51,22 @@ export async function answerCertificateRequest(
   auth: ClientAuth | undefined,
   transcript: Transcript,
 ): Promise<ClientAuthResult> {
-  if (!auth) {
-    const empty = encodeCertificate(request.context, []);
-    transcript.add(empty);
-    return { messages: [empty], scheme: undefined, signatureMs: undefined };
-  }
+  const empty = () => {
+    const message = encodeCertificate(request.context, []);
+    transcript.add(message);
+    return { messages: [message], scheme: undefined, signatureMs: undefined };
+  };
+  if (!auth) return empty();
   const offered = request.signatureAlgorithms.filter(allowedInTls13);
   const signer = auth.key.chooseScheme(offered);
   if (!signer) {
-    throw new TlsPeerIncompatibleError(
-      `Server accepts no signature scheme that key "${auth.key.description}" can produce: ` +
-        `server offers ${names(request.signatureAlgorithms)}; key supports ${
-          names(auth.key.schemes)
-        }`,
-      "handshake_failure",
-    );
+    const withheld = `the server accepts no signature scheme that ${auth.key.description} ` +
+      `can produce: server offers ${names(request.signatureAlgorithms)}; key supports ${
+        names(auth.key.schemes)
+      }`;
+    // Info, not a warning: a server that requires the certificate turns this into the error.
+    log.info(`Sending no client certificate: ${withheld}`);
+    return { ...empty(), withheld };
   }
   if (!offered.includes(signer.scheme)) {
     throw new TlsLocalError(

@@ -27,16 +27,18 @@ export interface ClientFlightInput {
 export async function sendClientFlight(
   layer: RecordLayer,
   input: ClientFlightInput,
-): Promise<{ scheme: number | undefined; signatureMs: number | undefined }> {
+): Promise<
+  { scheme: number | undefined; signatureMs: number | undefined; withheld: string | undefined }
+> {
   const t = input.transcript;
   const messages: Uint8Array[] = [];
   let scheme: number | undefined;
   let signatureMs: number | undefined;
+  let withheld: string | undefined;
   if (input.request) {
     const auth = await answerCertificateRequest(input.request, input.clientAuth, t);
     messages.push(...auth.messages);
-    scheme = auth.scheme;
-    signatureMs = auth.signatureMs;
+    ({ scheme, signatureMs, withheld } = auth);
   }
   // Finished (4.4.4) over the transcript through our CertificateVerify.
   const finished = encodeFinished(input.handshakeSecret.finishedVerifyData(t.digest()));
@@ -51,5 +53,5 @@ export async function sendClientFlight(
     layer.setEncrypter(applicationKeys);
     await layer.writeBytes(input.sendCcs ? concatBytes(CCS_RECORD, records) : records);
   });
-  return { scheme, signatureMs };
+  return { scheme, signatureMs, withheld };
 }

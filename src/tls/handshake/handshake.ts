@@ -83,6 +83,8 @@ export interface HandshakeOutcome {
   readonly flight: ServerFlight;
   readonly clientSignatureScheme: number | undefined;
   readonly signatureMs: number | undefined;
+  /** Why our key could not answer the CertificateRequest (an empty Certificate went out). */
+  readonly clientCertificateWithheld: string | undefined;
   readonly clientSecret: ApplicationTrafficSecret;
   readonly serverSecret: ApplicationTrafficSecret;
 }
@@ -119,6 +121,7 @@ export class ClientHandshake {
       flight,
       clientSignatureScheme: client.scheme,
       signatureMs: client.signatureMs,
+      clientCertificateWithheld: client.withheld,
       clientSecret: app.client,
       serverSecret: app.server,
     };
