@@ -84,6 +84,10 @@ export interface IssueOptions {
   notAfter?: Date;
   /** Sign with this CA instead of the root (see `intermediate()`). */
   issuer?: CertificateAuthority;
+  /** Issue a CA certificate (cA true, keyCertSign) instead of an end-entity one. */
+  ca?: boolean;
+  /** Extensions added to the usual ones. */
+  extensions?: x509.Extension[];
 }
 
 export interface CertificateAuthority {
@@ -135,8 +139,12 @@ export class TestPki {
   /** An intermediate CA signed by the root (or by `issuer`). */
   async intermediate(
     cn: string,
-    { kind = "p256" as KeyKind, issuer = this.root, pathLength = undefined as number | undefined } =
-      {},
+    {
+      kind = "p256" as KeyKind,
+      issuer = this.root,
+      pathLength = undefined as number | undefined,
+      extensions = [] as x509.Extension[],
+    } = {},
   ): Promise<CertificateAuthority> {
     const keys = await generateKeyPair(kind);
     const cert = await x509.X509CertificateGenerator.create({
@@ -152,6 +160,7 @@ export class TestPki {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
         await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),
+        ...extensions,
       ],
     });
     return { cert, keys, kind, chainPem: cert.toString("pem") + "\n" + issuer.chainPem };
@@ -164,10 +173,13 @@ export class TestPki {
     const publicKey: x509.PublicKeyType = keys
       ? keys.publicKey
       : new Uint8Array(opts.publicKeySpki!);
+    const usages = x509.KeyUsageFlags.digitalSignature |
+      (opts.ca ? x509.KeyUsageFlags.keyCertSign : 0);
     const extensions: x509.Extension[] = [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.BasicConstraintsExtension(opts.ca ?? false, undefined, true),
+      new x509.KeyUsagesExtension(usages, true),
       await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey),
+      ...(opts.extensions ?? []),
     ];
     const usage = opts.usage ?? "server";
     if (usage !== "none") {
