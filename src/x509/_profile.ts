@@ -13,7 +13,9 @@
  *   form is enforced: neither may be critical (RFC 5280: MUST be non-critical), neither may be
  *   empty, and authorityCertIssuer and authorityCertSerialNumber come together or not at all.
  *   When the child's authority key id and the issuer's subject key id are both present they
- *   must agree (chain.ts).
+ *   must agree (chain.ts). A self-issued anchor whose authority key id differs from its own
+ *   subject key id is accepted: a key-rollover certificate (old key signs the new) is exactly
+ *   that, and the anchor is the user's choice anyway.
  * - Criticality. basicConstraints of a CA may be non-critical (easy-rsa issues such CAs; Go,
  *   rustls-webpki and OpenSSL accept them); nameConstraints may be non-critical (the CA/B
  *   Forum allows it); a critical extendedKeyUsage or a critical subjectAltName beside a
@@ -23,6 +25,9 @@
  * - The common name is never used for the server name (hostname.ts), so it need not repeat a
  *   subjectAltName entry (the CA/B Forum's 7.1.4.3); private brokers often carry a descriptive
  *   CN. Accepted.
+ * - DNS names: `_` is allowed in labels (Go allows it, and service names use it); a wildcard is
+ *   honoured only above two labels or more (`*.example.com`, never `*.com`), without a Public
+ *   Suffix List on the device (`*.co.uk` is syntactically fine and matches `a.co.uk`).
  * - Serial numbers (RFC 5280 4.1.2.2): a certificate the server sends must have a positive
  *   serial of at most 20 octets, minimally encoded, as Go (negative), rustls-webpki and the
  *   CA/B Forum require. Trust anchors are taken as the user gave them and are not held to it.
