@@ -4,15 +4,8 @@
  * attributes are read back independently with OpenSC's pkcs11-tool.
  */
 import assert from "node:assert/strict";
-import {
-  createKey,
-  KeyUri,
-  listKeys,
-  listTokens,
-  openSigningKey,
-  Secret,
-  TokenNotFoundError,
-} from "../src/keys/mod.ts";
+import { KeyUri, openSigningKey, Secret, TokenNotFoundError } from "../src/keys/mod.ts";
+import { createKey, listKeys, listTokens } from "../src/keys/pkcs11/mod.ts";
 import { run, tempDir } from "./helpers/process.ts";
 import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
 import { webCryptoVerify } from "./keys_contract.ts";

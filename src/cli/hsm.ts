@@ -4,13 +4,7 @@
  */
 import { type Command, Option } from "commander";
 import { setConfigValue } from "../config/mod.ts";
-import {
-  createKey,
-  type CreateKeySpec,
-  describeKeyType,
-  listKeys,
-  listTokens,
-} from "../keys/mod.ts";
+import { type CreateKeySpec, describeKeyType, loadPkcs11 } from "../keys/mod.ts";
 import { encodePem } from "../x509/mod.ts";
 import { loadDeviceCertificateIfPresent, tokenAccessOptions } from "./_keys.ts";
 import type { CliContext } from "./context.ts";
@@ -44,7 +38,7 @@ function registerListTokens(hsm: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (opts: JsonOption) => {
       const access = tokenAccessOptions(await ctx.loadConfig());
-      const tokens = listTokens(access);
+      const tokens = (await loadPkcs11()).listTokens(access);
       if (opts.json) return ctx.printJson(tokens);
       ctx.print(
         tokens.map((t) =>
@@ -72,6 +66,7 @@ function registerListKeys(hsm: Command, ctx: CliContext): void {
       const config = await ctx.loadConfig();
       const access = tokenAccessOptions(config);
       const certificate = await loadDeviceCertificateIfPresent(config);
+      const { listKeys } = await loadPkcs11();
       const listed = listKeys({ ...access, certificateSpki: certificate?.spki });
       if (opts.json) {
         return ctx.printJson({
@@ -125,6 +120,7 @@ function registerCreateKey(hsm: Command, ctx: CliContext): void {
       const spec = keySpec(opts);
       const id = opts.id === undefined ? undefined : parseHexId(opts.id);
       const config = await ctx.loadConfig();
+      const { createKey } = await loadPkcs11();
       const created = await createKey(tokenAccessOptions(config), spec, { label: opts.label, id });
       ctx.print(
         `Created ${describeKeyType(created.keyType)} key "${created.label}" on the token\n` +

@@ -38,20 +38,22 @@ export {
   TokenNotFoundError,
 } from "./errors.ts";
 export { loadFileKey, MIN_FILE_RSA_BITS } from "./file/mod.ts";
-export {
-  type CreatedKey,
-  createKey,
-  type CreateKeySpec,
-  DEFAULT_SIGN_TIMEOUT_MS,
-  type KeyListing,
-  KeyUri,
-  KeyUriError,
-  listKeys,
-  listTokens,
-  openPkcs11Key,
-  type Pkcs11KeyOptions,
-  type TokenAccessOptions,
-  type TokenListing,
+// The PKCS#11 provider loads pkcs11js (a native addon): file keys and socket mode never load
+// it, so only its pure URI parser and its types are exported here; `loadPkcs11()` brings the
+// rest on first use.
+export { KeyUri, KeyUriError, type KeyUriFields, type ObjectType } from "./pkcs11/uri.ts";
+export type {
+  CreatedKey,
+  CreateKeySpec,
+  KeyListing,
+  Pkcs11KeyOptions,
+  TokenAccessOptions,
+  TokenListing,
 } from "./pkcs11/mod.ts";
-export { type KeyProviderOptions, openSigningKey } from "./provider.ts";
+export {
+  type KeyProviderOptions,
+  loadPkcs11,
+  openSigningKey,
+  type Pkcs11Provider,
+} from "./provider.ts";
 export { createCsr, parseSubject, signatureAlgorithm, type Subject } from "./csr.ts";

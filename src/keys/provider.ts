@@ -6,7 +6,7 @@
 import type { ClosableSigningKey } from "./_key_base.ts";
 import { KeyConfigError, KeyMismatchError } from "./errors.ts";
 import { loadFileKey } from "./file/mod.ts";
-import { openPkcs11Key, type Pkcs11KeyOptions } from "./pkcs11/mod.ts";
+import type { Pkcs11KeyOptions } from "./pkcs11/mod.ts";
 import { sameKey } from "./spki.ts";
 
 interface CertificateCheck {
@@ -41,7 +41,7 @@ export async function openSigningKey(opts: KeyProviderOptions): Promise<Closable
       return key;
     }
     case "pkcs11":
-      return await openPkcs11Key(opts);
+      return await (await loadPkcs11()).openPkcs11Key(opts);
     case "socket":
       throw new KeyConfigError(
         `device.cryptoki.mode "socket" (tedge-p11-server${
@@ -49,4 +49,16 @@ export async function openSigningKey(opts: KeyProviderOptions): Promise<Closable
         }) is not supported yet: use mode "module" with device.cryptoki.module_path`,
       );
   }
+}
+
+/** The PKCS#11 provider (keys/pkcs11/mod.ts). */
+export type Pkcs11Provider = typeof import("./pkcs11/mod.ts");
+
+/**
+ * The PKCS#11 provider, loaded on first use. It imports pkcs11js, a native addon: a file key
+ * or socket mode (the token behind tedge-p11-server) must work where it cannot load, so
+ * nothing reaches it through a static import.
+ */
+export function loadPkcs11(): Promise<Pkcs11Provider> {
+  return import("./pkcs11/mod.ts");
 }
