@@ -200,7 +200,7 @@ Deno.test("hsm list-keys says which key matches the device certificate", async (
   );
 });
 
-Deno.test("the hsm commands report a wrong PIN, a missing module and socket mode as configuration errors", async () => {
+Deno.test("the hsm commands report a wrong PIN and a missing module as configuration errors, a missing server as a failure", async () => {
   await using dev = await Device.create();
   await dev.hsm.initToken("edge");
   await dev.writeConfig(dev.moduleConfig({ "device.cryptoki.pin": "98765" }));
@@ -218,10 +218,18 @@ Deno.test("the hsm commands report a wrong PIN, a missing module and socket mode
     missing.stderr,
     `hsm-bridge: Cannot load PKCS#11 module "/usr/lib/x.so": file not found\n`,
   );
-  await dev.writeConfig({ "device.cryptoki.mode": "socket" });
+  const socketPath = `${dev.dir}/nothing/p11.sock`;
+  await dev.writeConfig({
+    "device.cryptoki.mode": "socket",
+    "device.cryptoki.socket_path": socketPath,
+  });
   const socket = await dev.cli(["hsm", "list-tokens"]);
-  assert.equal(socket.code, 78);
-  assert.match(socket.stderr, /device.cryptoki.mode "socket" .* is not supported yet/);
+  assert.equal(socket.code, 1);
+  assert.equal(
+    socket.stderr,
+    `hsm-bridge: Cannot connect to tedge-p11-server at "${socketPath}": there is no socket ` +
+      `at that path\n`,
+  );
   await dev.writeConfig({ "device.cryptoki.mode": "module" });
   const unset = await dev.cli(["hsm", "list-tokens"]);
   assert.equal(unset.code, 78);

@@ -7,17 +7,29 @@
  *   mode module -> device.cryptoki.module_path; key URI device.key_uri, else device.cryptoki.uri;
  *                  PIN: pin-value in the URI > device.key_pin > device.cryptoki.pin (default
  *                  "123456"); device.cryptoki.serial; device.cryptoki.p11_kit_server_address
- *   mode socket -> not supported yet (exit 78)
+ *   mode socket -> tedge-p11-server at device.cryptoki.socket_path; as tedge >= 1.7, requests
+ *                  carry device.key_uri (with its pin-value) and device.key_pin; without them the
+ *                  server's own URI filter and PIN apply. No PKCS#11 module is loaded.
  */
 import type { TedgeConfig } from "../config/mod.ts";
 import {
   type ClosableSigningKey,
+  type CreatedKey,
+  type CreateKeySpec,
+  createKeyThrough,
   KeyConfigError,
+  type KeyListing,
   type KeyProviderOptions,
   KeyUri,
   KeyUriError,
+  listKeysThrough,
+  listTokensThrough,
+  loadPkcs11,
   openSigningKey,
+  P11Client,
+  type SocketAccess,
   type TokenAccessOptions,
+  type TokenListing,
 } from "../keys/mod.ts";
 import { loadCertificateFile, spkiOf, type X509Certificate } from "../x509/mod.ts";
 
@@ -50,9 +62,18 @@ export async function loadDeviceCertificateIfPresent(
   return await loadDeviceCertificate(config);
 }
 
-/** The key URI in effect (device.key_uri, else device.cryptoki.uri), parsed. */
-export function configuredKeyUri(config: TedgeConfig): KeyUri | undefined {
-  for (const key of ["device.key_uri", "device.cryptoki.uri"] as const) {
+/**
+ * The key URI in effect, parsed: device.key_uri, else (module mode) device.cryptoki.uri. In
+ * socket mode device.cryptoki.uri is the server's setting, as in thin-edge.
+ */
+export function configuredKeyUri(
+  config: TedgeConfig,
+  keys: readonly ("device.key_uri" | "device.cryptoki.uri")[] = [
+    "device.key_uri",
+    "device.cryptoki.uri",
+  ],
+): KeyUri | undefined {
+  for (const key of keys) {
     const text = config.get(key);
     if (text === undefined) continue;
     try {
@@ -69,8 +90,6 @@ export function configuredKeyUri(config: TedgeConfig): KeyUri | undefined {
 
 /** What the token commands need to reach the configured token (module mode settings). */
 export function tokenAccessOptions(config: TedgeConfig): TokenAccessOptions {
-  const mode = config.get("device.cryptoki.mode");
-  if (mode === "socket") throw socketNotSupported(config);
   return {
     modulePath: config.require("device.cryptoki.module_path"),
     uri: configuredKeyUri(config),
@@ -81,13 +100,38 @@ export function tokenAccessOptions(config: TedgeConfig): TokenAccessOptions {
   };
 }
 
-function socketNotSupported(config: TedgeConfig): KeyConfigError {
-  return new KeyConfigError(
-    `device.cryptoki.mode "socket" (tedge-p11-server at "${
-      config.get("device.cryptoki.socket_path")
-    }") is not supported yet: set device.cryptoki.mode to "module" and ` +
-      `device.cryptoki.module_path to the PKCS#11 library`,
-  );
+/** Socket mode: the server, and the key URI and PIN every request carries. */
+export function socketAccess(config: TedgeConfig, timeoutMs?: number): SocketAccess {
+  return {
+    client: new P11Client({ socketPath: config.require("device.cryptoki.socket_path"), timeoutMs }),
+    uri: configuredKeyUri(config, ["device.key_uri"]),
+    pin: config.get("device.key_pin"),
+  };
+}
+
+/** What the `hsm` commands do with the token, in module or socket mode. */
+export interface TokenAdmin {
+  listTokens(): Promise<TokenListing[]>;
+  listKeys(certificateSpki?: Uint8Array): Promise<{ token: TokenListing; keys: KeyListing[] }>;
+  createKey(spec: CreateKeySpec, names: { label?: string; id?: Uint8Array }): Promise<CreatedKey>;
+}
+
+export function tokenAdmin(config: TedgeConfig): TokenAdmin {
+  if (config.get("device.cryptoki.mode") === "socket") {
+    const access = socketAccess(config);
+    return {
+      listTokens: () => listTokensThrough(access),
+      listKeys: (certificateSpki) => listKeysThrough(access, certificateSpki),
+      createKey: (spec, names) => createKeyThrough(access, spec, names),
+    };
+  }
+  const access = tokenAccessOptions(config);
+  return {
+    listTokens: async () => (await loadPkcs11()).listTokens(access),
+    listKeys: async (certificateSpki) =>
+      (await loadPkcs11()).listKeys({ ...access, certificateSpki }),
+    createKey: async (spec, names) => await (await loadPkcs11()).createKey(access, spec, names),
+  };
 }
 
 export interface KeyOpenOptions {
@@ -122,8 +166,18 @@ export function keyProviderOptions(
         certificateName,
         signTimeoutMs: opts.signTimeoutMs,
       };
-    case "socket":
-      throw socketNotSupported(config);
+    case "socket": {
+      const access = socketAccess(config);
+      return {
+        kind: "socket",
+        socketPath: access.client.socketPath,
+        uri: access.uri,
+        pin: access.pin,
+        certificateSpki,
+        certificateName,
+        timeoutMs: opts.signTimeoutMs,
+      };
+    }
   }
 }
 

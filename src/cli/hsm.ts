@@ -4,9 +4,9 @@
  */
 import { type Command, Option } from "commander";
 import { setConfigValue } from "../config/mod.ts";
-import { type CreateKeySpec, describeKeyType, loadPkcs11 } from "../keys/mod.ts";
+import { type CreateKeySpec, describeKeyType } from "../keys/mod.ts";
 import { encodePem } from "../x509/mod.ts";
-import { loadDeviceCertificateIfPresent, tokenAccessOptions } from "./_keys.ts";
+import { loadDeviceCertificateIfPresent, tokenAdmin } from "./_keys.ts";
 import type { CliContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 
@@ -25,7 +25,8 @@ interface CreateKeyOptions {
 
 export function registerHsm(program: Command, ctx: CliContext): void {
   const hsm = program.command("hsm").description(
-    "Inspect the PKCS#11 token and create the device key on it (device.cryptoki.module_path)",
+    "Inspect the PKCS#11 token and create the device key on it (through the module, or " +
+      "tedge-p11-server in socket mode)",
   );
   registerListTokens(hsm, ctx);
   registerListKeys(hsm, ctx);
@@ -37,8 +38,7 @@ function registerListTokens(hsm: Command, ctx: CliContext): void {
     .description("List the tokens the module shows (no PIN needed)")
     .option("--json", "print JSON")
     .action(async (opts: JsonOption) => {
-      const access = tokenAccessOptions(await ctx.loadConfig());
-      const tokens = (await loadPkcs11()).listTokens(access);
+      const tokens = await tokenAdmin(await ctx.loadConfig()).listTokens();
       if (opts.json) return ctx.printJson(tokens);
       ctx.print(
         tokens.map((t) =>
@@ -64,10 +64,9 @@ function registerListKeys(hsm: Command, ctx: CliContext): void {
     .option("--json", "print JSON")
     .action(async (opts: JsonOption) => {
       const config = await ctx.loadConfig();
-      const access = tokenAccessOptions(config);
+      const admin = tokenAdmin(config);
       const certificate = await loadDeviceCertificateIfPresent(config);
-      const { listKeys } = await loadPkcs11();
-      const listed = listKeys({ ...access, certificateSpki: certificate?.spki });
+      const listed = await admin.listKeys(certificate?.spki);
       if (opts.json) {
         return ctx.printJson({
           token: listed.token,
@@ -120,8 +119,13 @@ function registerCreateKey(hsm: Command, ctx: CliContext): void {
       const spec = keySpec(opts);
       const id = opts.id === undefined ? undefined : parseHexId(opts.id);
       const config = await ctx.loadConfig();
-      const { createKey } = await loadPkcs11();
-      const created = await createKey(tokenAccessOptions(config), spec, { label: opts.label, id });
+      if (spec.type === "ed25519" && config.get("device.cryptoki.mode") === "socket") {
+        throw new UsageError(
+          `--type ed25519 cannot be created through tedge-p11-server (its protocol creates ` +
+            `RSA and EC keys only): use --type ecdsa, or device.cryptoki.mode "module"`,
+        );
+      }
+      const created = await tokenAdmin(config).createKey(spec, { label: opts.label, id });
       ctx.print(
         `Created ${describeKeyType(created.keyType)} key "${created.label}" on the token\n` +
           `URI: ${created.uri}\n` +

@@ -28,8 +28,10 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
   const program = buildProgram(ctx);
   program.hook("preAction", (_cmd, action) => {
     globals = action.optsWithGlobals() as GlobalOptions;
-    // One-shot commands print their result; their logs are noise unless asked for.
-    setLogLevel(parseLogLevel(globals.logLevel ?? (action.name() === "run" ? "info" : "warn")));
+    // One-shot commands print their result; their logs are noise unless asked for. The
+    // services (run, p11-server) log what they do.
+    const service = ["run", "p11-server"].includes(action.name());
+    setLogLevel(parseLogLevel(globals.logLevel ?? (service ? "info" : "warn")));
   });
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -9,6 +9,7 @@ import { registerCheckKey } from "./check_key.ts";
 import { registerCheckTls } from "./check_tls.ts";
 import { registerConfig } from "./config_cmd.ts";
 import { registerHsm } from "./hsm.ts";
+import { registerP11Server } from "./p11_server.ts";
 import { registerRun } from "./run.ts";
 import type { CliContext } from "./context.ts";
 import { VERSION } from "./version.ts";
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerCheckKey(program, ctx);
   registerRun(program, ctx);
   registerCheckTls(program, ctx);
+  registerP11Server(program, ctx);
 
   // Every command accepts --help and --version, and the global options before or after it.
   for (const cmd of allCommands(program)) {

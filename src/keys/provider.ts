@@ -4,9 +4,10 @@
  * touches the network.
  */
 import type { ClosableSigningKey } from "./_key_base.ts";
-import { KeyConfigError, KeyMismatchError } from "./errors.ts";
+import { KeyMismatchError } from "./errors.ts";
 import { loadFileKey } from "./file/mod.ts";
 import type { Pkcs11KeyOptions } from "./pkcs11/mod.ts";
+import { openSocketKey, type SocketKeyOptions } from "./socket/mod.ts";
 import { sameKey } from "./spki.ts";
 
 interface CertificateCheck {
@@ -19,7 +20,7 @@ interface CertificateCheck {
 export type KeyProviderOptions =
   | ({ kind: "file"; keyPath: string } & CertificateCheck)
   | ({ kind: "pkcs11" } & Pkcs11KeyOptions)
-  | { kind: "socket"; socketPath?: string };
+  | ({ kind: "socket" } & SocketKeyOptions);
 
 /**
  * Opens the configured key. Throws `KeyMismatchError` (exit 78) when a certificate is given and
@@ -43,11 +44,7 @@ export async function openSigningKey(opts: KeyProviderOptions): Promise<Closable
     case "pkcs11":
       return await (await loadPkcs11()).openPkcs11Key(opts);
     case "socket":
-      throw new KeyConfigError(
-        `device.cryptoki.mode "socket" (tedge-p11-server${
-          opts.socketPath ? ` at "${opts.socketPath}"` : ""
-        }) is not supported yet: use mode "module" with device.cryptoki.module_path`,
-      );
+      return await openSocketKey(opts);
   }
 }
 
