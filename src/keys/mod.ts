@@ -61,6 +61,7 @@ export {
   type Frame1,
   FrameError,
   type FrameOf,
+  frameTag,
   type FrameType,
   type KeyDetails,
   type KeyTypeParams,

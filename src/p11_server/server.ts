@@ -31,6 +31,7 @@ const LINGER_MS = 1_000;
 
 export class P11Server {
   #queue: Promise<unknown> = Promise.resolve();
+  #closing = false;
   readonly #sockets = new Set<net.Socket>();
   readonly #readTimeoutMs: number;
   readonly #maxFrameBytes: number;
@@ -44,6 +45,10 @@ export class P11Server {
 
   /** The connection handler to give the listener. */
   readonly accept = (socket: net.Socket): void => {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
     this.#sockets.add(socket);
     const chunks: Buffer[] = [];
     let size = 0;
@@ -125,6 +130,7 @@ export class P11Server {
 
   /** Waits for the requests already queued, then drops any connection still open. */
   async close(): Promise<void> {
+    this.#closing = true;
     await this.#queue;
     for (const s of this.#sockets) s.destroy();
   }

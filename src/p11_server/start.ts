@@ -61,8 +61,11 @@ export async function startP11Server(opts: StartOptions): Promise<RunningServer>
     server,
     where: listener.description,
     async stop() {
-      await listener.close();
+      // Stop accepting first; the listener closes once the open connections are gone, which
+      // server.close() sees to after the queued requests are answered.
+      const closed = listener.close();
       await server.close();
+      await closed;
       await service.close();
       log.info("Server stopped", { requests: server.served });
     },
