@@ -61,8 +61,14 @@ async function readToml(ctx: CliContext, flags: P11ServerFlags): Promise<TedgeCo
   } catch {
     return undefined; // like tedge-p11-server: no file, no warning
   }
+  // An empty variable counts as unset and falls back to tedge.toml, as in tedge-p11-server
+  // (the config store would let it unset the file's value too).
+  const settings = ["socket_path", "module_path", "pin", "uri"].map(env);
+  const environment = Object.fromEntries(
+    Object.entries(ctx.env).filter(([k, v]) => v !== "" || !settings.includes(k)),
+  );
   try {
-    return await loadConfig({ path, env: ctx.env });
+    return await loadConfig({ path, env: environment });
   } catch (e) {
     log.warn("Cannot read tedge.toml; using flags and environment only", {
       path,

@@ -45,6 +45,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   cwd?: string;
   stdin?: string;
+  /** Deno flags after the shipped ones (`--deny-ffi` to prove no native code loads). */
+  denoFlags?: string[];
 }
 
 /** `deno run` arguments for `hsm-bridge ARGS...`; `denoFlags` come after the shipped ones. */
@@ -62,13 +64,13 @@ function denoArgs(args: string[], denoFlags: string[] = []): string[] {
 }
 
 /** The whole command line of `hsm-bridge ARGS...` (for running it inside another command). */
-export function cliArgv(args: string[]): string[] {
-  return [Deno.execPath(), ...denoArgs(args)];
+export function cliArgv(args: string[], denoFlags: string[] = []): string[] {
+  return [Deno.execPath(), ...denoArgs(args, denoFlags)];
 }
 
 /** Runs `hsm-bridge ARGS...` to completion. The environment is exactly `env` (+ PATH, HOME). */
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  return run(Deno.execPath(), denoArgs(args), {
+  return run(Deno.execPath(), denoArgs(args, opts.denoFlags), {
     cwd: opts.cwd ?? ROOT,
     env: baseEnv(opts.env),
     clearEnv: true,
@@ -83,7 +85,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
  */
 export function startCli(
   args: string[],
-  opts: CliOptions & { echo?: boolean; denoFlags?: string[] } = {},
+  opts: CliOptions & { echo?: boolean } = {},
 ): TestProcess {
   return new TestProcess(Deno.execPath(), denoArgs(args, opts.denoFlags), {
     cwd: opts.cwd ?? ROOT,
