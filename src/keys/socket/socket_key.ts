@@ -75,7 +75,8 @@ export async function openSocketKey(opts: SocketKeyOptions): Promise<ClosableSig
   }
   if (opts.certificateSpki && !sameKey(spki, opts.certificateSpki)) {
     throw new KeyMismatchError(
-      description,
+      `${shown ? `"${shown}"` : "(the server's choice)"} through tedge-p11-server ` +
+        `"${opts.socketPath}"`,
       `"${opts.certificateName ?? "(device certificate)"}"`,
       "point device.key_uri at the key the certificate was issued for, or issue a " +
         `certificate for this key ("hsm-bridge cert create-csr")`,
