@@ -19,6 +19,7 @@ import { type IssuedCertificate, TestPki } from "./helpers/pki.ts";
 import { type CliResult, runCli, startCli } from "./helpers/cli.ts";
 import { tempDir, type TestProcess } from "./helpers/process.ts";
 import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
+import { startP11ServerProcess } from "./helpers/p11_server.ts";
 
 export const DEVICE_ID = "hsm-bridge-test-device";
 
@@ -142,7 +143,11 @@ export class BridgeEnv {
     });
   }
 
+  /** Run when the environment is disposed, before the brokers stop (helper processes). */
+  readonly atDispose: (() => Promise<unknown>)[] = [];
+
   async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.allSettled(this.atDispose.map((f) => f()));
     await this.cleanup();
   }
 }
@@ -213,8 +218,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** How `hsm-bridge run` holds the device key in a process test. */
-export type KeyKind = "file" | "softhsm";
+/**
+ * How `hsm-bridge run` holds the device key in a process test: a file, a SoftHSM token it
+ * loads itself, or a SoftHSM token behind `hsm-bridge p11-server` (socket mode: then the
+ * bridge process has no module path, no SoftHSM configuration and no ffi permission).
+ */
+export type KeyKind = "file" | "softhsm" | "socket";
 
 export const TOKEN_LABEL = "edge";
 export const TOKEN_PIN = "1234";
@@ -231,6 +240,8 @@ export class RunDevice {
     /** Environment for the process (SOFTHSM2_CONF for a token). */
     readonly processEnv: Record<string, string>,
     readonly hsm?: SoftHsm,
+    /** Socket mode: the p11-server process and its socket (stop it with the test). */
+    readonly p11?: { server: TestProcess; socketPath: string },
   ) {}
 
   static async create(
@@ -248,6 +259,7 @@ export class RunDevice {
       "mqtt.bridge.reconnect_policy.maximum_interval": `"1s"`,
     };
     let hsm: SoftHsm | undefined;
+    let p11: RunDevice["p11"];
     if (kind === "file") {
       lines["device.cert_path"] = `"${env.device.certPath}"`;
       lines["device.key_path"] = `"${env.device.keyPath}"`;
@@ -259,20 +271,36 @@ export class RunDevice {
         publicKeySpki: key.spki,
       });
       lines["device.cert_path"] = `"${cert.certPath}"`;
-      lines["device.cryptoki.mode"] = `"module"`;
-      lines["device.cryptoki.module_path"] = `"${SOFTHSM_MODULE}"`;
-      lines["device.cryptoki.pin"] = `"${TOKEN_PIN}"`;
       lines["device.key_uri"] = `"${key.uri}"`;
+      if (kind === "softhsm") {
+        lines["device.cryptoki.mode"] = `"module"`;
+        lines["device.cryptoki.module_path"] = `"${SOFTHSM_MODULE}"`;
+        lines["device.cryptoki.pin"] = `"${TOKEN_PIN}"`;
+      } else {
+        const socketPath = `${env.dir}/p11/tedge-p11-server.sock`;
+        const server = await startP11ServerProcess(hsm, socketPath, { pin: TOKEN_PIN });
+        p11 = { server, socketPath };
+        env.atDispose.push(() => server.stop("SIGKILL"));
+        lines["device.cryptoki.mode"] = `"socket"`;
+        lines["device.cryptoki.socket_path"] = `"${socketPath}"`;
+      }
     }
     const configPath = `${env.dir}/tedge.toml`;
     await Deno.writeTextFile(configPath, tomlText({ ...lines, ...extraToml }));
-    return new RunDevice(env, kind, configPath, hsm?.env ?? {}, hsm);
+    const processEnv = kind === "softhsm" ? hsm!.env : {};
+    return new RunDevice(env, kind, configPath, processEnv, hsm, p11);
+  }
+
+  /** Deno flags of the bridge process: socket mode proves no native module loads. */
+  get denoFlags(): string[] {
+    return this.kind === "socket" ? ["--deny-ffi"] : [];
   }
 
   /** Starts `hsm-bridge run --config <file> ARGS...`. */
   start(args: string[] = [], env: Record<string, string> = {}): TestProcess {
     return startCli(["run", "--config", this.configPath, "--stats-interval", "1", ...args], {
       env: { ...this.processEnv, ...env },
+      denoFlags: this.denoFlags,
     });
   }
 
@@ -280,6 +308,7 @@ export class RunDevice {
   run(args: string[] = [], env: Record<string, string> = {}): Promise<CliResult> {
     return runCli(["run", "--config", this.configPath, ...args], {
       env: { ...this.processEnv, ...env },
+      denoFlags: this.denoFlags,
     });
   }
 }

@@ -22,7 +22,7 @@ import { countCalls, PKCS11_SPY_MODULE, SOFTHSM_MODULE, spyEnv } from "./helpers
 const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
 const DOWN = UP.replace(/up$/, "down");
 
-for (const kind of ["file", "softhsm"] as KeyKind[]) {
+for (const kind of ["file", "softhsm", "socket"] as KeyKind[]) {
   Deno.test(`run bridges both ways with a ${kind} key and stops cleanly on SIGTERM`, async () => {
     await using env = await BridgeEnv.create();
     const device = await RunDevice.create(env, kind, {

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { cliArgv, runCli } from "./helpers/cli.ts";
 import { Mosquitto } from "./helpers/mosquitto.ts";
+import { startP11ServerProcess } from "./helpers/p11_server.ts";
 import { type KeyKind, TestPki } from "./helpers/pki.ts";
 import { tempDir } from "./helpers/process.ts";
 import { SoftHsm } from "./helpers/softhsm.ts";
@@ -108,6 +109,40 @@ Deno.test("check tls completes against mosquitto (TLS 1.3, client certificate re
     });
     assertCompleted(r, kind);
     assert.match(r.stdout, /server name {4}localhost\n/);
+  }
+});
+
+Deno.test("check tls completes against mosquitto in socket mode, p11-server holding the token", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  await using broker = await Mosquitto.start({
+    dir: dir.path,
+    tls: { caPath: d.pki.caPath, certPath: d.server.certPath, keyPath: d.server.keyPath! },
+  });
+  const socketPath = `${dir.path}/p11/tedge-p11-server.sock`;
+  const server = await startP11ServerProcess(d.hsm, socketPath, { pin: "246810" });
+  try {
+    for (const kind of TOKEN_KINDS) {
+      // The same device, switched to socket mode: no module path, no SoftHSM configuration,
+      // no ffi permission in this process (pkcs11js cannot load).
+      const r = await runCli(["check", "tls", "--config", d.configs.get(kind)!], {
+        env: {
+          TEDGE_C8Y_MQTT: `localhost:${broker.port}`,
+          TEDGE_DEVICE_CRYPTOKI_MODE: "socket",
+          TEDGE_DEVICE_CRYPTOKI_MODULE_PATH: "",
+          TEDGE_DEVICE_CRYPTOKI_SOCKET_PATH: socketPath,
+        },
+        denoFlags: ["--deny-ffi"],
+      });
+      assertCompleted(r, kind);
+      assert.match(
+        r.stdout,
+        /by PKCS#11 key "pkcs11:token=edge;object=device-\w+" through tedge-p11-server/,
+      );
+    }
+    assert.match(server.output, /request=SignRequestWithSigScheme/);
+  } finally {
+    await server.stop();
   }
 });
 
