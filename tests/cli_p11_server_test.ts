@@ -9,7 +9,7 @@ import { encodeFrame, P11Client } from "../src/keys/mod.ts";
 import { cliArgv, runCli, startCli } from "./helpers/cli.ts";
 import { FakeP11Server, staleSocket } from "./helpers/fake_p11_server.ts";
 import { startP11ServerProcess } from "./helpers/p11_server.ts";
-import { tempDir, TestProcess } from "./helpers/process.ts";
+import { run, tempDir, TestProcess } from "./helpers/process.ts";
 import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
 
 async function hsmWithToken(dir: string): Promise<SoftHsm> {
@@ -219,4 +219,29 @@ Deno.test("p11-server under systemd socket activation serves the passed socket, 
   }
   // The socket belongs to systemd: it stays for the next activation.
   assert.equal(await exists(socket), true);
+});
+
+Deno.test("the p11-server systemd units pass systemd-analyze verify and listen where tedge looks", async () => {
+  await using dir = await tempDir();
+  const root = new URL("../packaging/", import.meta.url).pathname;
+  for (const unit of ["hsm-bridge-p11-server.socket", "hsm-bridge-p11-server.service"]) {
+    // The binary is not installed here: point ExecStart at one that is, keep the rest.
+    const text = (await Deno.readTextFile(`${root}${unit}`))
+      .replace("/usr/local/bin/hsm-bridge p11-server", "/bin/true p11-server");
+    await Deno.writeTextFile(`${dir.path}/${unit}`, text);
+  }
+  const r = await run("systemd-analyze", [
+    "verify",
+    `${dir.path}/hsm-bridge-p11-server.socket`,
+    `${dir.path}/hsm-bridge-p11-server.service`,
+  ], { allowFailure: true });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr.trim(), "", r.stderr);
+  const socketUnit = await Deno.readTextFile(`${root}hsm-bridge-p11-server.socket`);
+  // %t is /run for system units: device.cryptoki.socket_path's default.
+  assert.match(socketUnit, /^ListenStream=%t\/tedge-p11-server\/tedge-p11-server\.sock$/m);
+  assert.match(socketUnit, /^SocketMode=0660$/m);
+  const serviceUnit = await Deno.readTextFile(`${root}hsm-bridge-p11-server.service`);
+  assert.match(serviceUnit, /^ExecStart=\/usr\/local\/bin\/hsm-bridge p11-server /m);
+  assert.match(serviceUnit, /^RestartPreventExitStatus=78$/m);
 });

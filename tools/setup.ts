@@ -37,6 +37,8 @@ const DEBIAN_PACKAGES = [
   "opencryptoki",
   // A TLS 1.2-only terminator in front of a plain mosquitto.
   "stunnel4",
+  // systemd-socket-activate (p11-server socket activation) and systemd-analyze (its units).
+  "systemd",
 ];
 
 const root = new URL("..", import.meta.url).pathname;
