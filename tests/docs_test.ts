@@ -59,6 +59,9 @@ const RUNTIME_ERROR_CLASSES = [
   "KeyCheckError",
   "Pkcs11Error",
   "CertificateError",
+  "P11ConnectionError",
+  "P11ServerError",
+  "P11VersionError",
 ];
 
 /**

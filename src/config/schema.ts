@@ -81,7 +81,8 @@ const TABLE = [
   spec({
     key: "device.key_pin",
     type: secretType,
-    doc: "User PIN for device.key_uri; wins over device.cryptoki.pin.",
+    doc: "User PIN for device.key_uri; wins over device.cryptoki.pin. In socket mode it is " +
+      "sent with each request (without it the server uses its own PIN).",
     example: "123456",
     secret: true,
   }),
@@ -90,20 +91,20 @@ const TABLE = [
     type: enumType<CryptokiMode>(["off", "module", "socket"]),
     doc:
       "Where the device key lives: off = key file, module = PKCS#11 library loaded in-process, " +
-      "socket = tedge-p11-server (not supported yet).",
+      "socket = through tedge-p11-server or hsm-bridge p11-server (no module in hsm-bridge).",
     example: "module",
     default: "off",
   }),
   spec({
     key: "device.cryptoki.module_path",
     type: absPath,
-    doc: "PKCS#11 library to load in module mode.",
+    doc: "PKCS#11 library to load in module mode (and hsm-bridge p11-server's --module-path).",
     example: "/usr/lib/softhsm/libsofthsm2.so",
   }),
   spec({
     key: "device.cryptoki.pin",
     type: secretType,
-    doc: "User PIN of the token.",
+    doc: "User PIN of the token (module mode, and hsm-bridge p11-server's --pin).",
     example: "123456",
     default: "123456",
     secret: true,
@@ -111,13 +112,14 @@ const TABLE = [
   spec({
     key: "device.cryptoki.uri",
     type: pkcs11UriType,
-    doc: "Default key URI, used when device.key_uri is not set.",
+    doc: "Default key URI, used when device.key_uri is not set (module mode). For hsm-bridge " +
+      "p11-server (--uri), a filter every request's URI is merged into.",
     example: "pkcs11:token=edge",
   }),
   spec({
     key: "device.cryptoki.socket_path",
     type: anyPath,
-    doc: "Socket of tedge-p11-server in socket mode.",
+    doc: "Socket of tedge-p11-server in socket mode (hsm-bridge p11-server listens there).",
     example: "/run/tedge-p11-server/tedge-p11-server.sock",
     default: "/run/tedge-p11-server/tedge-p11-server.sock",
   }),

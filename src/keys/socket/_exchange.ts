@@ -46,14 +46,14 @@ export async function exchange(
       conn?.close();
     } catch { /* already closed */ }
   }, opts.timeoutMs);
-  let stage = "connect to";
+  let stage = "Cannot connect to tedge-p11-server at";
   try {
     conn = await Deno.connect({ transport: "unix", path: socketPath });
     if (timedOut) conn.close();
-    stage = "send a request to";
+    stage = "Cannot send a request to tedge-p11-server at";
     for (let off = 0; off < request.length;) off += await conn.write(request.subarray(off));
     await conn.closeWrite();
-    stage = "read the answer of";
+    stage = "Cannot read the answer of tedge-p11-server at";
     return await readToEnd(conn, opts.maxAnswerBytes ?? MAX_FRAME_BYTES, where);
   } catch (e) {
     if (e instanceof P11ConnectionError) throw e;
@@ -63,7 +63,7 @@ export async function exchange(
         { cause: e },
       );
     }
-    throw new P11ConnectionError(`Cannot ${stage} ${where}: ${why(e)}`, { cause: e });
+    throw new P11ConnectionError(`${stage} "${socketPath}": ${why(e)}`, { cause: e });
   } finally {
     clearTimeout(timer);
     try {
