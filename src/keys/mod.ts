@@ -52,6 +52,7 @@ export type {
 } from "./pkcs11/mod.ts";
 export {
   ALGORITHM,
+  type CreateKeyFields,
   createKeyThrough,
   decodeFrame,
   decodeServerPublicKey,

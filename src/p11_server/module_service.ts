@@ -17,6 +17,7 @@ import { getLogger } from "../log.ts";
 import {
   ALGORITHM,
   type ClosableSigningKey,
+  type CreateKeyFields,
   type CreateKeySpec,
   describeKeyType,
   encodeServerPublicKey,
@@ -169,13 +170,7 @@ export class ModuleService implements P11Service {
     return encodeServerPublicKey(key.publicKeySpki);
   }
 
-  async createKey(req: {
-    uri: string;
-    key: KeyTypeParams;
-    label: string;
-    id?: Uint8Array;
-    pin?: Secret;
-  }) {
+  async createKey(req: CreateKeyFields) {
     const uri = this.#uri(req.uri);
     const pin = this.#effectivePin(uri, req.pin);
     await this.#usePin(pin);

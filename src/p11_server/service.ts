@@ -6,7 +6,7 @@
  * - Ping: Pong, without touching the token.
  */
 import type { Secret } from "../secret.ts";
-import type { Frame1, KeyDetails, KeyTypeParams, TokenDetails } from "../keys/mod.ts";
+import type { CreateKeyFields, Frame1, KeyDetails, TokenDetails } from "../keys/mod.ts";
 
 /** The token side of the server (module_service.ts holds the PKCS#11 module). */
 export interface P11Service {
@@ -23,13 +23,7 @@ export interface P11Service {
     pin: Secret | undefined,
   ): Promise<Uint8Array>;
   publicKeyPem(uri: string | undefined): Promise<string>;
-  createKey(req: {
-    uri: string;
-    key: KeyTypeParams;
-    label: string;
-    id?: Uint8Array;
-    pin?: Secret;
-  }): Promise<{ pem: string; uri: string }>;
+  createKey(req: CreateKeyFields): Promise<{ pem: string; uri: string }>;
   tokenUris(): Promise<string[]>;
   listTokens(): Promise<TokenDetails[]>;
   listKeys(uri: string | undefined, pin: Secret | undefined): Promise<KeyDetails[]>;

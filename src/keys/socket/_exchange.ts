@@ -9,6 +9,7 @@
  * The whole exchange is bounded by a timeout. An empty answer is returned as such: the caller
  * knows whether that means "restarting" or "too old to parse the request".
  */
+import { der } from "../../x509/mod.ts";
 import { P11ConnectionError } from "./errors.ts";
 
 export interface ExchangeOptions {
@@ -85,11 +86,5 @@ async function readToEnd(conn: Deno.UnixConn, max: number, where: string): Promi
     }
     chunks.push(buf.slice(0, n));
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return der.concat(...chunks);
 }

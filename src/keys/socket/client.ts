@@ -16,6 +16,7 @@ import { getLogger } from "../../log.ts";
 import { P11ConnectionError, P11ServerError, P11VersionError } from "./errors.ts";
 import { exchange } from "./_exchange.ts";
 import {
+  type CreateKeyFields,
   decodeFrame,
   describeFrame,
   encodeFrame,
@@ -23,7 +24,6 @@ import {
   FrameError,
   type FrameOf,
   type FrameType,
-  type KeyTypeParams,
 } from "./frame.ts";
 
 const log = getLogger("p11-client");
@@ -157,13 +157,7 @@ export class P11Client {
       .pem;
   }
 
-  createKey(req: {
-    uri: string;
-    key: KeyTypeParams;
-    label: string;
-    id?: Uint8Array;
-    pin?: Secret;
-  }): Promise<FrameOf<"CreateKeyResponse">> {
+  createKey(req: CreateKeyFields): Promise<FrameOf<"CreateKeyResponse">> {
     return this.request({ type: "CreateKeyRequest", ...req }, "CreateKeyResponse");
   }
 

@@ -113,6 +113,8 @@ export type Frame1 =
   | { readonly type: "ListKeysResponse"; readonly keys: readonly KeyDetails[] };
 
 export type FrameType = Frame1["type"];
+/** What a CreateKeyRequest asks for (its fields, without the type). */
+export type CreateKeyFields = Omit<Extract<Frame1, { type: "CreateKeyRequest" }>, "type">;
 export type FrameOf<T extends FrameType> = Extract<Frame1, { type: T }>;
 
 /** Frame1's variants in tag order: the index is the tag. */

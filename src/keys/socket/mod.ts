@@ -5,6 +5,7 @@
  */
 export {
   ALGORITHM,
+  type CreateKeyFields,
   decodeFrame,
   describeFrame,
   encodeFrame,
