@@ -61,7 +61,6 @@ const RUNTIME_ERROR_CLASSES = [
   "CertificateError",
   "P11ConnectionError",
   "P11ServerError",
-  "P11VersionError",
 ];
 
 /**

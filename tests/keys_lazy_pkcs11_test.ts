@@ -43,9 +43,9 @@ Deno.test("cli.ts reaches pkcs11js only through loadPkcs11()'s dynamic import", 
   }
   assert.ok(seen.has(new URL("src/keys/socket/mod.ts", `file://${root}`).href));
   assert.ok(!staticNpm.has("npm:pkcs11js"), `statically imported: ${[...staticNpm]}`);
-  assert.ok(
-    ![...seen].some((s) => s.includes("/src/keys/pkcs11/") && !s.endsWith("/uri.ts")),
-    "only keys/pkcs11/uri.ts (pure) is imported statically",
-  );
-  assert.deepEqual(dynamic, ["src/keys/provider.ts -> ./pkcs11/mod.ts"]);
+  const pkcs11 = [...seen].filter((s) => s.includes("/src/keys/pkcs11/")).map((s) =>
+    s.slice(s.lastIndexOf("/") + 1)
+  ).sort();
+  assert.deepEqual(pkcs11, ["mod.ts", "uri.ts"], "only the door and the pure URI parser");
+  assert.deepEqual(dynamic, ["src/keys/pkcs11/mod.ts -> ./provider.ts"]);
 });

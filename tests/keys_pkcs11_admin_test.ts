@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { KeyUri, openSigningKey, Secret, TokenNotFoundError } from "../src/keys/mod.ts";
-import { createKey, listKeys, listTokens } from "../src/keys/pkcs11/mod.ts";
+import { createKey, listKeys, listTokens } from "../src/keys/pkcs11/provider.ts";
 import { run, tempDir } from "./helpers/process.ts";
 import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
 import { webCryptoVerify } from "./keys_contract.ts";

@@ -4,6 +4,7 @@
  * release is named with the version the request needs.
  */
 import assert from "node:assert/strict";
+import { exitCodeOf } from "../src/errors.ts";
 import {
   encodeFrame,
   encodeServerPublicKey,
@@ -125,7 +126,7 @@ Deno.test("an old tedge-p11-server is named with the release the request needs (
     await using server = FakeP11Server.start(path, oldServer(version, p256Answers(spki)));
     await assert.rejects(call(new P11Client({ socketPath: server.path })), (e: unknown) => {
       assert.ok(e instanceof P11VersionError, `${version}: ${e}`);
-      assert.equal(e.exitCode, 78);
+      assert.equal(exitCodeOf(e), 78);
       assert.match(
         e.message,
         new RegExp(`is too old for \\w+: it needs tedge-p11-server ${needed}`),
@@ -204,7 +205,7 @@ Deno.test("a PIN the server refused is a credential error (exit 78), other refus
     );
     await assert.rejects(request, (e: unknown) => {
       assert.ok(e instanceof P11ServerError);
-      assert.equal(e.exitCode, exitCode);
+      assert.equal(exitCodeOf(e), exitCode ?? 1);
       assert.equal(
         e.message,
         `tedge-p11-server at "${server.path}" refused ChooseSchemeRequest: ${message}`,

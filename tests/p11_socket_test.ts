@@ -5,6 +5,7 @@
  * test ends). The client side loads no module.
  */
 import assert from "node:assert/strict";
+import { exitCodeOf } from "../src/errors.ts";
 import {
   createKeyThrough,
   decodePem,
@@ -241,7 +242,7 @@ Deno.test("the server tries a wrong PIN once; the client reports it as a credent
         client.chooseScheme([S.ecdsa_secp256r1_sha256], key.uri, wrong),
         (e: unknown) => {
           assert.ok(e instanceof P11ServerError);
-          assert.equal(e.exitCode, 78);
+          assert.equal(exitCodeOf(e), 78);
           assert.match(e.message, /Wrong PIN for token "edge" .*CKR_PIN_INCORRECT/);
           if (i > 0) assert.match(e.message, /not tried again in this process/);
           assert.doesNotMatch(e.message, /999999/);

@@ -39,16 +39,20 @@ export {
 } from "./errors.ts";
 export { loadFileKey, MIN_FILE_RSA_BITS } from "./file/mod.ts";
 // The PKCS#11 provider loads pkcs11js (a native addon): file keys and socket mode never load
-// it, so only its pure URI parser and its types are exported here; `loadPkcs11()` brings the
-// rest on first use.
-export { KeyUri, KeyUriError, type KeyUriFields, type ObjectType } from "./pkcs11/uri.ts";
-export type {
-  CreatedKey,
-  CreateKeySpec,
-  KeyListing,
-  Pkcs11KeyOptions,
-  TokenAccessOptions,
-  TokenListing,
+// it; its door exports the pure URI parser and the types, and `loadPkcs11()` the rest.
+export {
+  type CreatedKey,
+  type CreateKeySpec,
+  type KeyListing,
+  KeyUri,
+  KeyUriError,
+  type KeyUriFields,
+  loadPkcs11,
+  type ObjectType,
+  type Pkcs11KeyOptions,
+  type Pkcs11Provider,
+  type TokenAccessOptions,
+  type TokenListing,
 } from "./pkcs11/mod.ts";
 export {
   ALGORITHM,
@@ -81,10 +85,5 @@ export {
   type SocketKeyOptions,
   type TokenDetails,
 } from "./socket/mod.ts";
-export {
-  type KeyProviderOptions,
-  loadPkcs11,
-  openSigningKey,
-  type Pkcs11Provider,
-} from "./provider.ts";
+export { type KeyProviderOptions, openSigningKey } from "./provider.ts";
 export { createCsr, parseSubject, signatureAlgorithm, type Subject } from "./csr.ts";

@@ -6,7 +6,7 @@
 import type { ClosableSigningKey } from "./_key_base.ts";
 import { KeyMismatchError } from "./errors.ts";
 import { loadFileKey } from "./file/mod.ts";
-import type { Pkcs11KeyOptions } from "./pkcs11/mod.ts";
+import { loadPkcs11, type Pkcs11KeyOptions } from "./pkcs11/mod.ts";
 import { openSocketKey, type SocketKeyOptions } from "./socket/mod.ts";
 import { sameKey } from "./spki.ts";
 
@@ -46,16 +46,4 @@ export async function openSigningKey(opts: KeyProviderOptions): Promise<Closable
     case "socket":
       return await openSocketKey(opts);
   }
-}
-
-/** The PKCS#11 provider (keys/pkcs11/mod.ts). */
-export type Pkcs11Provider = typeof import("./pkcs11/mod.ts");
-
-/**
- * The PKCS#11 provider, loaded on first use. It imports pkcs11js, a native addon: a file key
- * or socket mode (the token behind tedge-p11-server) must work where it cannot load, so
- * nothing reaches it through a static import.
- */
-export function loadPkcs11(): Promise<Pkcs11Provider> {
-  return import("./pkcs11/mod.ts");
 }

@@ -6,8 +6,13 @@
  * its token URIs stand in, with what they say (label, serial, manufacturer, model).
  */
 import type { Secret } from "../../secret.ts";
-import type { CreatedKey, CreateKeySpec, KeyListing, TokenListing } from "../pkcs11/mod.ts";
-import { KeyUri } from "../pkcs11/uri.ts";
+import {
+  type CreatedKey,
+  type CreateKeySpec,
+  type KeyListing,
+  KeyUri,
+  type TokenListing,
+} from "../pkcs11/mod.ts";
 import { schemeName } from "../schemes.ts";
 import { describeKeyType, parseSpki, sameKey } from "../spki.ts";
 import type { P11Client } from "./client.ts";

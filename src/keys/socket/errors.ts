@@ -2,8 +2,9 @@
  * What can go wrong between hsm-bridge and tedge-p11-server. Reaching the server and reading
  * its answer fail as P11ConnectionError (exit 1: the server may be restarting, and `run`
  * retries on its backoff); an Error frame is a P11ServerError; a server too old for a request
- * is a P11VersionError (exit 78: only an upgrade helps).
+ * is a P11VersionError (a configuration error, exit 78: only an upgrade helps).
  */
+import type { ErrorKind } from "../../errors.ts";
 
 /** The server is down, restarting, silent or answered garbage. */
 export class P11ConnectionError extends Error {
@@ -24,16 +25,16 @@ const PIN_REFUSED =
  */
 export class P11ServerError extends Error {
   override name = "P11ServerError";
-  readonly exitCode?: 78;
+  readonly kind?: ErrorKind;
 
   constructor(message: string, readonly serverMessage: string) {
     super(message);
-    if (PIN_REFUSED.test(serverMessage)) this.exitCode = 78;
+    if (PIN_REFUSED.test(serverMessage)) this.kind = "credential";
   }
 }
 
 /** The server does not know the request: it is older than the version that introduced it. */
 export class P11VersionError extends Error {
   override name = "P11VersionError";
-  readonly exitCode = 78;
+  readonly kind = "configuration";
 }

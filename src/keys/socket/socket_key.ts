@@ -18,7 +18,7 @@ import { type ClosableSigningKey, makeSigningKey } from "../_key_base.ts";
 import { KeyConfigError, KeyMismatchError } from "../errors.ts";
 import { schemeName, schemesForKeyType, SignatureScheme } from "../schemes.ts";
 import { describeKeyType, parseSpki, sameKey } from "../spki.ts";
-import type { KeyUri } from "../pkcs11/uri.ts";
+import type { KeyUri } from "../pkcs11/mod.ts";
 import { P11Client } from "./client.ts";
 import { P11ServerError } from "./errors.ts";
 import { SIG_SCHEMES } from "./frame.ts";
