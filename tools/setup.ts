@@ -30,6 +30,9 @@ const DEBIAN_PACKAGES = [
   "swtpm-tools",
   "tpm2-tools",
   "tpm2-abrmd",
+  // The TCTI that reaches tpm2-abrmd: only a Recommends of tpm2-abrmd, which
+  // --no-install-recommends leaves out (then every tool fails with "Could not load tcti").
+  "libtss2-tcti-tabrmd0",
   "dbus-daemon",
   "libtpm2-pkcs11-1",
   "libtpm2-pkcs11-tools",
@@ -48,13 +51,20 @@ async function run(
   args: string[],
   opts: { env?: Record<string, string>; cwd?: string; quiet?: boolean } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd: opts.cwd ?? root,
-    env: opts.env,
-    stdout: opts.quiet ? "piped" : "inherit",
-    stderr: opts.quiet ? "piped" : "inherit",
-  }).output();
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(cmd, {
+      args,
+      cwd: opts.cwd ?? root,
+      env: opts.env,
+      stdout: opts.quiet ? "piped" : "inherit",
+      stderr: opts.quiet ? "piped" : "inherit",
+    }).output();
+  } catch (e) {
+    // A program that is not installed (no npm, no dpkg-query): what a shell reports, 127.
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    return { code: 127, stdout: "", stderr: `${cmd}: not found` };
+  }
   // Inherited output is not captured: Deno's CommandOutput throws on reading a stream that was
   // not piped, so only a quiet run has text to return.
   const dec = new TextDecoder();
@@ -79,15 +89,22 @@ async function missingDebianPackages(): Promise<string[]> {
 
 async function installDebianPackages(): Promise<void> {
   const missing = await missingDebianPackages();
-  if (missing.length === 0) return;
-  const line = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
-  if (Deno.uid() !== 0) {
-    fail(`missing Debian packages: ${missing.join(", ")}\nRun as root: sudo ${line}`);
-  }
-  console.log(`setup: installing ${missing.join(" ")}`);
+  if (missing.length) await aptInstall(missing, "missing Debian packages");
+}
+
+let aptUpdated = false;
+
+/** Installs Debian packages as root; otherwise prints the exact command to run and stops. */
+async function aptInstall(packages: string[], why: string): Promise<void> {
+  const line = `apt-get install -y --no-install-recommends ${packages.join(" ")}`;
+  if (Deno.uid() !== 0) fail(`${why}: ${packages.join(", ")}\nRun as root: sudo ${line}`);
+  console.log(`setup: installing ${packages.join(" ")}`);
   const env = { DEBIAN_FRONTEND: "noninteractive" };
-  if ((await run("apt-get", ["update", "-q"], { env })).code !== 0) {
-    fail("apt-get update failed (see above)");
+  if (!aptUpdated) {
+    if ((await run("apt-get", ["update", "-q"], { env })).code !== 0) {
+      fail("apt-get update failed (see above)");
+    }
+    aptUpdated = true;
   }
   const r = await run("apt-get", line.split(" ").slice(1), { env });
   if (r.code !== 0) fail(`"${line}" failed (see above)`);
@@ -107,63 +124,65 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The directory holding include/node/node_api.h: npm's nodedir, else the running node's prefix. */
+/**
+ * The directory holding include/node/node_api.h: npm's nodedir, else the running node's prefix
+ * (NodeSource and nodejs.org installs ship the headers there). Debian's own nodejs package ships
+ * them separately, in libnode-dev (/usr/include/node, under node's prefix /usr).
+ */
 async function nodeHeadersDir(): Promise<string> {
+  const candidates = await nodeHeaderCandidates();
+  const found = await firstWithHeaders(candidates);
+  if (found) return found;
+  if (await isDebianNode()) {
+    await aptInstall(["libnode-dev"], "needed to build the pkcs11js addon");
+    const again = await firstWithHeaders(candidates);
+    if (again) return again;
+  }
+  fail(
+    `cannot find the Node.js headers (include/node/node_api.h) under ${
+      candidates.map((c) => `"${c}"`).join(" or ") || "npm's nodedir or node's prefix"
+    }: install the Node.js development headers or set "npm config set nodedir DIR"`,
+  );
+}
+
+async function nodeHeaderCandidates(): Promise<string[]> {
   const configured = (await run("npm", ["config", "get", "nodedir"], { quiet: true })).stdout
     .trim();
-  const candidates = [configured];
+  const candidates = configured && configured !== "undefined" ? [configured] : [];
   const which = await run("sh", ["-c", "command -v node"], { quiet: true });
   if (which.code === 0) {
     const nodeBin = await Deno.realPath(which.stdout.trim());
     candidates.push(nodeBin.replace(/\/bin\/[^/]+$/, ""));
   }
-  for (const dir of candidates) {
-    if (dir && dir !== "undefined" && await exists(`${dir}/include/node/node_api.h`)) return dir;
+  return candidates;
+}
+
+async function firstWithHeaders(dirs: string[]): Promise<string | undefined> {
+  for (const dir of dirs) {
+    if (await exists(`${dir}/include/node/node_api.h`)) return dir;
   }
-  // Debian's own nodejs package ships its headers separately, in libnode-dev (/usr/include/node).
-  if (!await exists("/usr/include/node/node_api.h") && await isDebianNode()) {
-    await installDebianPackage("libnode-dev");
-    if (await exists("/usr/include/node/node_api.h")) return "/usr";
-  }
-  fail(
-    `cannot find the Node.js headers (include/node/node_api.h) under ${
-      candidates.map((c) => `"${c}"`).join(" or ")
-    }: install the Node.js development headers or set "npm config set nodedir DIR"`,
-  );
+  return undefined;
 }
 
 /**
- * node-gyp: npm's bundled copy (NodeSource and nodejs.org installs), Debian's `node-gyp`
- * package (Debian's own npm depends on it), or one on PATH; installed from Debian as a last
- * resort.
+ * node-gyp: npm's bundled copy (NodeSource and nodejs.org installs), else one on PATH (Debian's
+ * `node-gyp` package, which Debian's own npm depends on, installs /usr/bin/node-gyp); installed
+ * from Debian as a last resort.
  */
 async function findNodeGyp(): Promise<string[]> {
-  const npmRoot = (await run("npm", ["root", "-g"], { quiet: true })).stdout.trim();
-  for (
-    const script of [
-      `${npmRoot}/npm/node_modules/node-gyp/bin/node-gyp.js`,
-      "/usr/share/nodejs/node-gyp/bin/node-gyp.js",
-      "/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js",
-    ]
-  ) {
-    if (await exists(script)) return ["node", script];
-  }
-  const onPath = await run("sh", ["-c", "command -v node-gyp"], { quiet: true });
-  if (onPath.code === 0) return [onPath.stdout.trim()];
-  await installDebianPackage("node-gyp");
-  return findNodeGyp();
+  const found = await nodeGypCommand();
+  if (found) return found;
+  await aptInstall(["node-gyp"], "needed to build the pkcs11js addon");
+  return await nodeGypCommand() ??
+    fail(`node-gyp is still not found after installing it: put node-gyp on PATH`);
 }
 
-async function installDebianPackage(pkg: string): Promise<void> {
-  const line = `apt-get install -y --no-install-recommends ${pkg}`;
-  if (Deno.uid() !== 0) {
-    fail(`"${pkg}" is needed to build the pkcs11js addon. Run as root: sudo ${line}`);
-  }
-  console.log(`setup: installing ${pkg}`);
-  const r = await run("apt-get", line.split(" ").slice(1), {
-    env: { DEBIAN_FRONTEND: "noninteractive" },
-  });
-  if (r.code !== 0) fail(`"${line}" failed (see above)`);
+async function nodeGypCommand(): Promise<string[] | undefined> {
+  const npmRoot = (await run("npm", ["root", "-g"], { quiet: true })).stdout.trim();
+  const bundled = `${npmRoot}/npm/node_modules/node-gyp/bin/node-gyp.js`;
+  if (npmRoot && await exists(bundled)) return ["node", bundled];
+  const onPath = await run("sh", ["-c", "command -v node-gyp"], { quiet: true });
+  return onPath.code === 0 ? [onPath.stdout.trim()] : undefined;
 }
 
 /** Whether node comes from Debian's nodejs package (not NodeSource, which ships headers). */
