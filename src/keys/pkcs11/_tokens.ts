@@ -1,6 +1,9 @@
 /**
  * Tokens: what is plugged in, and which one the configuration means (COMPAT.md section 2).
- * Token fields are blank-padded fixed-size strings in CK_TOKEN_INFO: they are trimmed here.
+ * Token fields are blank-padded fixed-size strings in CK_TOKEN_INFO (PKCS#11 v2.40 section
+ * 3.2); some modules pad with NUL bytes instead (tpm2-pkcs11: model "SW   TPM\0\0\0..."). Both
+ * are trimmed here, and a URI's value is compared trimmed too, so that a URI written from an
+ * untrimmed listing still matches.
  */
 import { KeyConfigError, TokenNotFoundError } from "../errors.ts";
 import { type Handle, pkcs11js, type Pkcs11Module } from "./_module.ts";
@@ -54,6 +57,11 @@ export function slotIdOf(slot: Handle): bigint {
   return v;
 }
 
+/** A CK_TOKEN_INFO text field without its padding (blanks or NUL bytes, either end). */
+export function tokenField(value: string): string {
+  return value.replace(/^[\s\0]+|[\s\0]+$/g, "");
+}
+
 /** Every present, initialised token (uninitialised slots, like SoftHSM's spare one, are left out). */
 export function listTokenDescriptions(mod: Pkcs11Module): TokenDescription[] {
   const what = `Cannot list the tokens of PKCS#11 module "${mod.path}"`;
@@ -62,10 +70,10 @@ export function listTokenDescriptions(mod: Pkcs11Module): TokenDescription[] {
   for (const slot of slots) {
     const info = mod.call("C_GetTokenInfo", what, (p) => p.C_GetTokenInfo(slot));
     if ((info.flags & pkcs11js.CKF_TOKEN_INITIALIZED) === 0) continue;
-    const label = info.label.trim();
-    const serial = info.serialNumber.trim();
-    const manufacturer = info.manufacturerID.trim();
-    const model = info.model.trim();
+    const label = tokenField(info.label);
+    const serial = tokenField(info.serialNumber);
+    const manufacturer = tokenField(info.manufacturerID);
+    const model = tokenField(info.model);
     out.push({
       slot,
       slotId: slotIdOf(slot),
@@ -100,11 +108,15 @@ export function selectorUri(sel: TokenSelector): KeyUri {
   return uri.with({ serial: sel.serial });
 }
 
-function matches(t: TokenDescription, uri: KeyUri): boolean {
-  return (uri.token === undefined || uri.token === t.label) &&
-    (uri.serial === undefined || uri.serial === t.serial) &&
-    (uri.manufacturer === undefined || uri.manufacturer === t.manufacturer) &&
-    (uri.model === undefined || uri.model === t.model) &&
+/** Whether the token is the one the URI's token attributes name (RFC 7512 section 2.3). */
+export function tokenMatches(
+  t: Pick<TokenDescription, "label" | "serial" | "manufacturer" | "model" | "slotId">,
+  uri: KeyUri,
+): boolean {
+  const same = (wanted: string | undefined, actual: string) =>
+    wanted === undefined || tokenField(wanted) === actual;
+  return same(uri.token, t.label) && same(uri.serial, t.serial) &&
+    same(uri.manufacturer, t.manufacturer) && same(uri.model, t.model) &&
     (uri.slotId === undefined || uri.slotId === t.slotId);
 }
 
@@ -126,7 +138,7 @@ export function selectToken(mod: Pkcs11Module, sel: TokenSelector): TokenDescrip
         `in the key URI (device.key_uri): ${tokens.map((t) => t.uri.toString()).join(", ")}`,
     );
   }
-  const found = tokens.find((t) => matches(t, uri));
+  const found = tokens.find((t) => tokenMatches(t, uri));
   if (found) return found;
   throw new TokenNotFoundError(
     `No token matches "${uri.with({ object: undefined, id: undefined, type: undefined })}" in ` +
