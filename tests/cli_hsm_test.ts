@@ -1,7 +1,7 @@
 /** `hsm-bridge hsm list-tokens | list-keys | create-key`, run as a separate process. */
 import assert from "node:assert/strict";
 import { P11_KIT_CLIENT_MODULE } from "./helpers/softhsm.ts";
-import { Device, SOFTHSM_MODULE } from "./keys_cli_fixture.ts";
+import { Device, printedPublicKey, SOFTHSM_MODULE } from "./keys_cli_fixture.ts";
 import { P11KitServer } from "./keys_p11kit.ts";
 
 Deno.test("hsm list-tokens lists each token with its URI without a PIN, as text and JSON", async () => {
@@ -86,7 +86,7 @@ Deno.test("hsm create-key through p11-kit refuses a key type the client module c
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(
       r.stderr,
-      /^hsm-bridge: Cannot generate a key pair on token "edge": it (does not offer ed25519 key generation|cannot sign with a ed25519 key).*; choose another --type/,
+      /^hsm-bridge: Cannot generate a key pair on token "edge": it (does not offer ed25519 key generation|cannot sign with a ed25519 key).*; choose another --type: this token can make ecdsa, rsa\n$/,
     );
     const keys = await dev.cli(["hsm", "list-keys", "--json"]);
     assert.equal(keys.code, 0, keys.stderr);
@@ -129,12 +129,7 @@ Deno.test("hsm create-key makes a sign-only key on the token and --set-config po
   const get = await dev.cli(["config", "get", "device.key_uri"]);
   assert.equal(get.stdout.trim(), uri);
   // The printed public key is the key's: issue a certificate for it, then list-keys matches.
-  const pem = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/.exec(r.stdout)![0];
-  const spki = Uint8Array.from(
-    atob(pem.replace(/-----[^-]+-----|\s/g, "")),
-    (c) => c.charCodeAt(0),
-  );
-  await dev.issueCertificate(spki);
+  await dev.issueCertificate(printedPublicKey(r.stdout));
   for (
     const [type, extra, shown] of [["ed25519", [], "Ed25519"], [
       "rsa",

@@ -47,6 +47,8 @@ export interface CliOptions {
   stdin?: string;
   /** Deno flags after the shipped ones (`--deny-ffi` to prove no native code loads). */
   denoFlags?: string[];
+  /** Turns the command line into the one to run (hsm-bridge inside another command). */
+  wrap?: (argv: string[]) => string[];
 }
 
 /** `deno run` arguments for `hsm-bridge ARGS...`; `denoFlags` come after the shipped ones. */
@@ -70,7 +72,8 @@ export function cliArgv(args: string[], denoFlags: string[] = []): string[] {
 
 /** Runs `hsm-bridge ARGS...` to completion. The environment is exactly `env` (+ PATH, HOME). */
 export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  return run(Deno.execPath(), denoArgs(args, opts.denoFlags), {
+  const [cmd, ...rest] = (opts.wrap ?? ((a) => a))(cliArgv(args, opts.denoFlags));
+  return run(cmd, rest, {
     cwd: opts.cwd ?? ROOT,
     env: baseEnv(opts.env),
     clearEnv: true,

@@ -128,7 +128,7 @@ export async function createKey(
     }
     const { mechanism, publicTemplate, privateTemplate } = keyPairTemplates(spec, label, id);
     const what = `Cannot generate a key pair on token "${ts.token.label}"`;
-    checkCanCreate(ts.mod, ts.token, spec, mechanism, what);
+    checkCanCreate(ts.mod, ts.token, spec, what);
     try {
       await ts.mod.p11.C_GenerateKeyPairAsync(
         ts.session,
@@ -157,40 +157,57 @@ export async function createKey(
   }
 }
 
-/** The mechanism a key of each type signs TLS 1.3 with (see _mechanisms.ts). */
-const SIGN_MECHANISM = {
-  ecdsa: [CKM.ECDSA, "CKM_ECDSA"],
-  rsa: [CKM.RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS"],
-  ed25519: [CKM.EDDSA, "CKM_EDDSA"],
+/** What a key of each type is generated with and signs TLS 1.3 with (see _mechanisms.ts). */
+const MECHANISMS = {
+  ecdsa: { generate: pkcs11js.CKM_EC_KEY_PAIR_GEN, sign: CKM.ECDSA, signName: "CKM_ECDSA" },
+  rsa: {
+    generate: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
+    sign: CKM.RSA_PKCS_PSS,
+    signName: "CKM_RSA_PKCS_PSS",
+  },
+  ed25519: { generate: CKM_EC_EDWARDS_KEY_PAIR_GEN, sign: CKM.EDDSA, signName: "CKM_EDDSA" },
 } as const;
 
 /**
  * Refuses, before anything is written to the token, a key type the token cannot make or
- * cannot sign with (p11-kit-client, for one, forwards no EdDSA): a key that is created but
- * useless would only have to be deleted again.
+ * cannot sign with (p11-kit-client, for one, forwards no EdDSA; opencryptoki's soft token in
+ * Debian 12 makes no EC keys), naming the types it can: a key that is created but useless
+ * would only have to be deleted again.
  */
 function checkCanCreate(
   mod: Pkcs11Module,
   token: TokenDescription,
   spec: CreateKeySpec,
-  generation: number,
   what: string,
 ): void {
   const listed = mod.call("C_GetMechanismList", what, (p) => p.C_GetMechanismList(token.slot));
-  const [sign, signName] = SIGN_MECHANISM[spec.type];
-  const missing = !listed.includes(generation)
-    ? `it does not offer ${spec.type} key generation (mechanism 0x${generation.toString(16)})`
-    : !signMechanisms(mod, token.slot).has(sign)
-    ? `it cannot sign with a ${spec.type} key (no ${signName})`
-    : undefined;
-  if (missing) {
-    throw new Error(`${what}: ${missing}; choose another --type (ecdsa is the most common)`);
-  }
+  const signs = signMechanisms(mod, token.slot);
+  const usable = (type: CreateKeySpec["type"]) =>
+    listed.includes(MECHANISMS[type].generate) && signs.has(MECHANISMS[type].sign);
+  if (usable(spec.type)) return;
+  const { generate, signName } = MECHANISMS[spec.type];
+  const missing = !listed.includes(generate)
+    ? `it does not offer ${spec.type} key generation (mechanism 0x${generate.toString(16)})`
+    : `it cannot sign with a ${spec.type} key (no ${signName})`;
+  const offered = (Object.keys(MECHANISMS) as CreateKeySpec["type"][]).filter(usable);
+  throw new Error(
+    `${what}: ${missing}; choose another --type: ${
+      offered.length
+        ? `this token can make ${offered.join(", ")}`
+        : "this token makes no key type hsm-bridge can sign with"
+    }`,
+  );
 }
 
 /**
- * Templates for C_GenerateKeyPair: a token object, private key sensitive and never extractable,
- * usable for signing only (PKCS#11 v2.40 sections 4.8-4.9).
+ * Templates for C_GenerateKeyPair: a token object; the private key sensitive, never extractable
+ * and usable for signing only (PKCS#11 v2.40 sections 4.8-4.9).
+ *
+ * The public key's usage attributes are left to the token. tpm2-pkcs11 derives CKA_VERIFY and
+ * CKA_ENCRYPT of the public key from the TPM object attributes that the private key's CKA_SIGN
+ * and CKA_DECRYPT select, and refuses a template that says otherwise ("User specified and TPM
+ * specified attr mismatch", CKR_GENERAL_ERROR); SoftHSM and opencryptoki apply their defaults.
+ * A public key can do no harm, and the private key may only sign on every token.
  */
 function keyPairTemplates(spec: CreateKeySpec, label: string, id: Uint8Array) {
   const common: pkcs11js.Template = [
@@ -198,12 +215,7 @@ function keyPairTemplates(spec: CreateKeySpec, label: string, id: Uint8Array) {
     { type: pkcs11js.CKA_LABEL, value: label },
     { type: pkcs11js.CKA_ID, value: Buffer.from(id) },
   ];
-  const publicTemplate: pkcs11js.Template = [
-    ...common,
-    { type: pkcs11js.CKA_VERIFY, value: true },
-    { type: pkcs11js.CKA_ENCRYPT, value: false },
-    { type: pkcs11js.CKA_WRAP, value: false },
-  ];
+  const publicTemplate: pkcs11js.Template = [...common];
   const privateTemplate: pkcs11js.Template = [
     ...common,
     { type: pkcs11js.CKA_PRIVATE, value: true },
@@ -220,14 +232,11 @@ function keyPairTemplates(spec: CreateKeySpec, label: string, id: Uint8Array) {
       { type: pkcs11js.CKA_MODULUS_BITS, value: spec.bits },
       { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
     );
-    return { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN, publicTemplate, privateTemplate };
+    return { mechanism: MECHANISMS.rsa.generate, publicTemplate, privateTemplate };
   }
   // CKA_EC_PARAMS: the curve's OID (for Ed25519 the RFC 8410 OID, which SoftHSM and PKCS#11
   // v3.0 accept besides the "edwards25519" printable string).
   const params = der.oid(spec.type === "ecdsa" ? OID[spec.curve] : OID.ed25519);
   publicTemplate.push({ type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from(params) });
-  const mechanism = spec.type === "ecdsa"
-    ? pkcs11js.CKM_EC_KEY_PAIR_GEN
-    : CKM_EC_EDWARDS_KEY_PAIR_GEN;
-  return { mechanism, publicTemplate, privateTemplate };
+  return { mechanism: MECHANISMS[spec.type].generate, publicTemplate, privateTemplate };
 }
