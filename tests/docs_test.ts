@@ -53,6 +53,7 @@ Deno.test("every message in docs/troubleshooting.md is one the code can print", 
  * server certificate. The configuration, credential and usage errors are found in the code.
  */
 const RUNTIME_ERROR_CLASSES = [
+  "PinLockedError",
   "TokenNotFoundError",
   "SignTimeoutError",
   "TlsCheckError",

@@ -78,10 +78,24 @@ export class Pkcs11Error extends Error {
   }
 }
 
-/** A wrong or locked PIN. Never retried in the same process (tokens lock after a few tries). */
+/** A wrong PIN. Never retried in the same process (tokens lock after a few tries). */
 export class PinError extends Pkcs11Error {
   override name = "PinError";
   override readonly kind = "credential";
+
+  constructor(message: string, readonly token: string, opts: KeyErrorOptions & { fn?: string }) {
+    super(message, opts);
+  }
+}
+
+/**
+ * The token refuses every login for now (CKR_PIN_LOCKED, or CKF_USER_PIN_LOCKED): a TPM's
+ * dictionary-attack lockout, which ends by itself, or a smart card PIN blocked until the SO PIN
+ * unblocks it. Not a wrong PIN: the PIN may well be right, and a locked token refuses without
+ * counting a try. Exit code 1: a later attempt may succeed (`run` retries at its backoff).
+ */
+export class PinLockedError extends Pkcs11Error {
+  override name = "PinLockedError";
 
   constructor(message: string, readonly token: string, opts: KeyErrorOptions & { fn?: string }) {
     super(message, opts);

@@ -32,6 +32,7 @@ export {
   KeyFileError,
   KeyMismatchError,
   PinError,
+  PinLockedError,
   Pkcs11Error,
   type Rv,
   SignTimeoutError,

@@ -97,6 +97,17 @@ export class SoftTpm implements AsyncDisposable {
     };
   }
 
+  /** Sets `env` in this process, for an in-process module load, until disposed. */
+  processEnv(): Disposable {
+    const previous = Object.keys(this.env).map((k) => [k, Deno.env.get(k)] as const);
+    for (const [k, v] of Object.entries(this.env)) Deno.env.set(k, v);
+    return {
+      [Symbol.dispose]() {
+        for (const [k, v] of previous) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+      },
+    };
+  }
+
   /** Powers the TPM on: swtpm on its port, with the state it had (TPM2_Startup done by swtpm). */
   async startTpm(): Promise<void> {
     this.#swtpm = new TestProcess("swtpm", [

@@ -3,10 +3,14 @@
  * retried it on every reconnect and locked tokens). A refused PIN is remembered per token
  * (serial and label) for the life of the process; later attempts with it fail without calling
  * C_Login. The memory holds `Secret`s and compares them with `equals`, never printing them.
+ *
+ * A locked PIN is not a refused one: a TPM in dictionary-attack lockout (which other
+ * software's failed logins can cause) refuses every PIN, right or wrong, without counting the
+ * try, until the lockout ends. That is a PinLockedError, and the PIN is not remembered.
  */
 import type { Secret } from "../../secret.ts";
 import { getLogger } from "../../log.ts";
-import { KeyConfigError, PinError } from "../errors.ts";
+import { KeyConfigError, PinError, PinLockedError } from "../errors.ts";
 import { type Handle, pkcs11js, type Pkcs11Module, rvOf } from "./_module.ts";
 import type { TokenDescription } from "./_tokens.ts";
 
@@ -14,7 +18,6 @@ const log = getLogger("pkcs11");
 
 const PIN_REFUSED = new Set([
   "CKR_PIN_INCORRECT",
-  "CKR_PIN_LOCKED",
   "CKR_PIN_INVALID",
   "CKR_PIN_LEN_RANGE",
   "CKR_PIN_EXPIRED",
@@ -50,6 +53,17 @@ function triesLeft(flags: number): string {
   return "";
 }
 
+/** "PIN locked for token ...", with how to end the lockout on that kind of token. */
+function pinLocked(mod: Pkcs11Module, token: TokenDescription, reason: string): string {
+  const fix = mod.isTpm
+    ? "a TPM ends its dictionary-attack lockout by itself after its recovery time, or at once " +
+      `with "tpm2_dictionarylockout --clear-lockout" (lockout hierarchy authorisation)`
+    : "unblock the user PIN with the SO PIN (the token vendor's tool, or " +
+      `"pkcs11-tool --login --login-type so --init-pin")`;
+  return `PIN locked for token ${tokenName(token)}: ${reason}; it refuses every login, ` +
+    `right or wrong, until the lockout ends: ${fix}`;
+}
+
 /** For tests: forget every remembered failure. */
 export function forgetPinFailures(): void {
   failures.clear();
@@ -79,8 +93,8 @@ export function loginIfRequired(
     throw new PinError(`${known.message} (not tried again in this process)`, token.label, {});
   }
   if (flags & pkcs11js.CKF_USER_PIN_LOCKED) {
-    throw new PinError(
-      `${what}: the token reports the user PIN is locked: unlock it with the SO PIN`,
+    throw new PinLockedError(
+      pinLocked(mod, token, "the token reports the user PIN is locked"),
       token.label,
       {},
     );
@@ -91,6 +105,10 @@ export function loginIfRequired(
   } catch (e) {
     const rv = rvOf(e);
     if (rv?.name === "CKR_USER_ALREADY_LOGGED_IN") return true;
+    if (rv?.name === "CKR_PIN_LOCKED") {
+      const message = pinLocked(mod, token, "C_Login returned CKR_PIN_LOCKED");
+      throw new PinLockedError(message, token.label, { rv, fn: "C_Login", cause: e });
+    }
     if (rv?.name === "CKR_USER_PIN_NOT_INITIALIZED") {
       throw new KeyConfigError(
         `${what}: the token has no user PIN yet: initialise it (e.g. "softhsm2-util ` +

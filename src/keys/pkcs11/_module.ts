@@ -5,6 +5,8 @@
  *
  * Recovery (COMPAT.md section 4) re-initialises the library; `generation` counts those, so a key
  * whose session predates the current generation knows it must re-open without finalising again.
+ * A re-initialisation whose C_Initialize failed (the token is still gone) leaves the library
+ * uninitialised: the next attempt, whoever makes it, initialises again.
  */
 import pkcs11js from "pkcs11js";
 import { Buffer } from "node:buffer";
@@ -73,8 +75,10 @@ export class Pkcs11Module {
 
   #p11: P11;
   #users = 0;
-  /** Incremented by every re-initialisation. */
+  /** Incremented by every re-initialisation: handles of an older generation are dead. */
   generation = 0;
+  /** Whether the last C_Initialize succeeded (false from a failed re-initialisation on). */
+  #initialized = false;
 
   private constructor(readonly path: string, readonly p11KitServerAddress: string | undefined) {
     this.#p11 = new pkcs11js.PKCS11();
@@ -136,9 +140,11 @@ export class Pkcs11Module {
       // CKF_OS_LOCKING_OK: signing runs on a worker thread, and p11-kit-client requires it.
       this.#p11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
     } catch (e) {
-      if (rvOf(e)?.name === "CKR_CRYPTOKI_ALREADY_INITIALIZED") return;
-      throw this.error("C_Initialize", e, `Cannot initialise PKCS#11 module "${this.path}"`);
+      if (rvOf(e)?.name !== "CKR_CRYPTOKI_ALREADY_INITIALIZED") {
+        throw this.error("C_Initialize", e, `Cannot initialise PKCS#11 module "${this.path}"`);
+      }
     }
+    this.#initialized = true;
   }
 
   /** The pkcs11js binding (for the provider's files in this folder only). */
@@ -166,18 +172,21 @@ export class Pkcs11Module {
   }
 
   /**
-   * Finalises and initialises the library again, unless another user already did so since
-   * `seenGeneration` (then their re-initialisation serves us too).
+   * Finalises and initialises the library again, unless another user already did so, with
+   * success, since `seenGeneration` (then their re-initialisation serves us too). Throws when
+   * C_Initialize fails; the library then stays uninitialised until the next call.
    */
   reinitialize(seenGeneration: number): void {
-    if (this.generation !== seenGeneration) return;
+    if (this.generation !== seenGeneration && this.#initialized) return;
     log.warn("re-initialising PKCS#11 module", { module: this.path });
     try {
       this.#p11.C_Finalize();
     } catch (e) {
       log.debug("C_Finalize before re-initialisation failed", { rv: rvOf(e)?.name });
     }
+    // From here on every handle of the old generation is dead, whatever C_Initialize says.
     this.generation++;
+    this.#initialized = false;
     this.#initialize();
   }
 
@@ -207,6 +216,16 @@ export class Pkcs11Module {
     try {
       this.#p11.close();
     } catch { /* already closed */ }
+  }
+
+  /** Whether this module is tpm2-pkcs11 (a TPM 2.0), for "how to end a PIN lockout" hints. */
+  get isTpm(): boolean {
+    let info = "";
+    try {
+      const i = this.#p11.C_GetInfo();
+      info = `${i.manufacturerID} ${i.libraryDescription}`;
+    } catch { /* judge by the path alone */ }
+    return /\btpm2?\b|tpm2[-_]/i.test(`${info} ${this.path}`);
   }
 
   /** Whether this module is p11-kit's client (for "is p11-kit server running?" hints). */
