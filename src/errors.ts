@@ -54,6 +54,18 @@ export function findKind(e: unknown, kind: ErrorKind): Error | undefined {
   return undefined;
 }
 
+/** The first error in `e`'s cause chain (`e` included) of class `cls`. */
+export function findError<T extends Error>(
+  e: unknown,
+  cls: new (...args: never[]) => T,
+): T | undefined {
+  for (let c = e, depth = 0; c instanceof Error && depth < MAX_CAUSE_DEPTH; depth++) {
+    if (c instanceof cls) return c;
+    c = c.cause;
+  }
+  return undefined;
+}
+
 /** Whether a credential was refused anywhere in `e`'s cause chain (wrong PIN, foreign key). */
 export function isCredentialError(e: unknown): boolean {
   return findKind(e, "credential") !== undefined;

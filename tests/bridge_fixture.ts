@@ -20,6 +20,8 @@ import { type CliResult, runCli, startCli } from "./helpers/cli.ts";
 import { tempDir, type TestProcess } from "./helpers/process.ts";
 import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
 import { startP11ServerProcess } from "./helpers/p11_server.ts";
+import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
+import { printedPublicKey } from "./keys_cli_fixture.ts";
 
 export const DEVICE_ID = "hsm-bridge-test-device";
 
@@ -222,8 +224,9 @@ export function sleep(ms: number): Promise<void> {
  * How `hsm-bridge run` holds the device key in a process test: a file, a SoftHSM token it
  * loads itself, or a SoftHSM token behind `hsm-bridge p11-server` (socket mode: then the
  * bridge process has no module path, no SoftHSM configuration and no ffi permission).
+ * A P-256 key in a software TPM made by `hsm create-key` is "tpm".
  */
-export type KeyKind = "file" | "softhsm" | "socket";
+export type KeyKind = "file" | "softhsm" | "socket" | "tpm";
 
 export const TOKEN_LABEL = "edge";
 export const TOKEN_PIN = "1234";
@@ -242,6 +245,7 @@ export class RunDevice {
     readonly hsm?: SoftHsm,
     /** Socket mode: the p11-server process and its socket (stop it with the test). */
     readonly p11?: { server: TestProcess; socketPath: string },
+    readonly tpm?: SoftTpm,
   ) {}
 
   static async create(
@@ -260,9 +264,21 @@ export class RunDevice {
     };
     let hsm: SoftHsm | undefined;
     let p11: RunDevice["p11"];
+    let tpm: SoftTpm | undefined;
     if (kind === "file") {
       lines["device.cert_path"] = `"${env.device.certPath}"`;
       lines["device.key_path"] = `"${env.device.keyPath}"`;
+    } else if (kind === "tpm") {
+      const started = tpm = await SoftTpm.start(`${env.dir}/tpm`);
+      env.atDispose.push(() => started.stop());
+      await tpm.initToken(TOKEN_LABEL, { pin: TOKEN_PIN });
+      const made = await tpmKey(env.dir, tpm);
+      const cert = await env.pki.device("tpm-device", DEVICE_ID, { publicKeySpki: made.spki });
+      lines["device.cert_path"] = `"${cert.certPath}"`;
+      lines["device.cryptoki.mode"] = `"module"`;
+      lines["device.cryptoki.module_path"] = `"${TPM2_PKCS11_MODULE}"`;
+      lines["device.cryptoki.pin"] = `"${TOKEN_PIN}"`;
+      lines["device.key_uri"] = `"${made.uri}"`;
     } else {
       hsm = await SoftHsm.create(`${env.dir}/softhsm`);
       const token = await hsm.initToken(TOKEN_LABEL, { pin: TOKEN_PIN });
@@ -287,8 +303,8 @@ export class RunDevice {
     }
     const configPath = `${env.dir}/tedge.toml`;
     await Deno.writeTextFile(configPath, tomlText({ ...lines, ...extraToml }));
-    const processEnv = kind === "softhsm" ? hsm!.env : {};
-    return new RunDevice(env, kind, configPath, processEnv, hsm, p11);
+    const processEnv = kind === "softhsm" ? hsm!.env : kind === "tpm" ? tpm!.env : {};
+    return new RunDevice(env, kind, configPath, processEnv, hsm, p11, tpm);
   }
 
   /** Deno flags of the bridge process: socket mode proves no native module loads. */
@@ -311,6 +327,25 @@ export class RunDevice {
       denoFlags: this.denoFlags,
     });
   }
+}
+
+/** A P-256 device key in the TPM, made as a user makes it: `hsm create-key`. */
+async function tpmKey(dir: string, tpm: SoftTpm): Promise<{ uri: string; spki: Uint8Array }> {
+  const config = `${dir}/tpm-create-key.toml`;
+  await Deno.writeTextFile(
+    config,
+    tomlText({
+      "device.cryptoki.mode": `"module"`,
+      "device.cryptoki.module_path": `"${TPM2_PKCS11_MODULE}"`,
+      "device.cryptoki.pin": `"${TOKEN_PIN}"`,
+    }),
+  );
+  const r = await runCli(
+    ["--config", config, "hsm", "create-key", "--type", "ecdsa", "--label", "device-key"],
+    { env: tpm.env },
+  );
+  if (r.code !== 0) throw new Error(`hsm create-key in the TPM failed:\n${r.stdout}${r.stderr}`);
+  return { uri: /^URI: (\S+)$/m.exec(r.stdout)![1], spki: printedPublicKey(r.stdout) };
 }
 
 /** TOML for dotted keys whose values are already TOML literals. */

@@ -23,11 +23,11 @@ import { MqttConnection, type Subscription, type TransportFactory } from "../mqt
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { ServiceMessage } from "./c8y.ts";
 import { HalfBridge } from "./half_bridge.ts";
-import { healthPayload } from "./health.ts";
+import { healthDownPayload, healthPayload } from "./health.ts";
 import { IdleWatch } from "./idle.ts";
 import { LoopBreaker } from "./loop_breaker.ts";
 import type { BridgeRules } from "./rules.ts";
-import { Side } from "./side.ts";
+import { connectBlocked, Side } from "./side.ts";
 
 export interface LocalSideOptions {
   readonly transport: TransportFactory;
@@ -115,6 +115,9 @@ export class Bridge {
   #localConn: MqttConnection | undefined;
   #cloudConn: MqttConnection | undefined;
   #healthUp: boolean | undefined;
+  #healthReason: string | undefined;
+  /** Why the cloud side cannot even try to connect (see ConnectBlockedError), while it cannot. */
+  #cloudBlocked: string | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   #idle: IdleWatch | undefined;
   #stopping: Promise<void> | undefined;
@@ -198,6 +201,7 @@ export class Bridge {
       onUp: (conn) => {
         for (const m of cloud.onConnect ?? []) conn.publish(m.topic, m.payload, m);
         this.#out.targetReady(conn);
+        this.#cloudBlocked = undefined;
         this.#updateHealth();
       },
       onDown: (conn) => {
@@ -301,6 +305,8 @@ export class Bridge {
         this.#fatal(fatal);
         this.stop();
       }
+      this.#cloudBlocked = connectBlocked(e)?.message;
+      this.#updateHealth();
       throw e;
     }
   }
@@ -309,11 +315,16 @@ export class Bridge {
     const local = this.#local.connection;
     if (!local || this.#stopping) return;
     const up = !!this.#cloud.connection;
-    if (this.#healthConn === local && this.#healthUp === up) return; // only on change
+    const reason = up ? undefined : this.#cloudBlocked;
+    if (this.#healthConn === local && this.#healthUp === up && this.#healthReason === reason) {
+      return; // only on change
+    }
     this.#healthConn = local;
     this.#healthUp = up;
-    local.publish(this.#opts.healthTopic, healthPayload(up), { qos: 1, retain: true });
-    this.#log.info(`Health ${up ? "up" : "down"}`, { topic: this.#opts.healthTopic });
+    this.#healthReason = reason;
+    const payload = reason === undefined ? healthPayload(up) : healthDownPayload(reason);
+    local.publish(this.#opts.healthTopic, payload, { qos: 1, retain: true });
+    this.#log.info(`Health ${up ? "up" : "down"}`, { topic: this.#opts.healthTopic, reason });
   }
 
   #logStats(): void {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bridgeServiceName, c8yRules, c8yServiceMessage, checkTopicPrefix } from "./c8y.ts";
-import { healthPayload, serviceHealthTopic } from "./health.ts";
+import { healthDownPayload, healthPayload, serviceHealthTopic } from "./health.ts";
 
 Deno.test("c8yServiceMessage() is thin-edge's 102 line", () => {
   assert.equal(
@@ -28,6 +28,10 @@ Deno.test("serviceHealthTopic() builds the main device's service health topic", 
 Deno.test("healthPayload() is thin-edge's JSON", () => {
   assert.equal(healthPayload(true), '{"status":"up"}');
   assert.equal(healthPayload(false), '{"status":"down"}');
+  assert.deepEqual(JSON.parse(healthDownPayload('PIN locked for token "edge"')), {
+    status: "down",
+    reason: 'PIN locked for token "edge"',
+  });
 });
 
 Deno.test("checkTopicPrefix() refuses empty, wildcard and slash-ended prefixes", () => {

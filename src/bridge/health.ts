@@ -24,3 +24,12 @@ export function serviceHealthTopic(
 export function healthPayload(up: boolean): string {
   return JSON.stringify({ status: up ? "up" : "down" });
 }
+
+/**
+ * A down status that says why, when the reason is the device's to fix or wait out rather than
+ * a network outage: `{"status":"down","reason":"PIN locked for token ..."}`. thin-edge's
+ * consumers read `status` only.
+ */
+export function healthDownPayload(reason: string): string {
+  return JSON.stringify({ status: "down", reason });
+}

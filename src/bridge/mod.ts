@@ -24,8 +24,9 @@ export {
   type ServiceMessage,
 } from "./c8y.ts";
 export { HalfBridge, type HalfBridgeOptions } from "./half_bridge.ts";
-export { healthPayload, serviceHealthTopic } from "./health.ts";
+export { healthDownPayload, healthPayload, serviceHealthTopic } from "./health.ts";
 export { LoopBreaker } from "./loop_breaker.ts";
+export { ConnectBlockedError } from "./side.ts";
 export { loadRuleDir, parseRuleFile, type RuleFileContext, RuleFileError } from "./rule_file.ts";
 export { BridgeRule, BridgeRules, type Direction, DIRECTIONS, type Route } from "./rules.ts";
 export { checkTopicFilter, checkTopicName, TopicFilter, topicMatches } from "./topic.ts";

@@ -11,8 +11,23 @@
  *   up: onUp(conn) ... connection closes ... onDown(conn, reason) ──> wait backoff ──> connect
  */
 import { MqttConnectError, type MqttConnection, type Subscription } from "../mqtt/mod.ts";
+import { findError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Backoff } from "./backoff.ts";
+
+/**
+ * A connection attempt that could not even start, for a reason on the device's side of the
+ * network (its key's PIN is locked): whoever throws it has logged why, so the side logs each
+ * retry at debug level only, and the bridge's health message gives the reason.
+ */
+export class ConnectBlockedError extends Error {
+  override name = "ConnectBlockedError";
+}
+
+/** The ConnectBlockedError in `e`'s cause chain, if any. */
+export function connectBlocked(e: unknown): ConnectBlockedError | undefined {
+  return findError(e, ConnectBlockedError);
+}
 
 export interface SideOptions {
   /** "local" or "cloud". */
@@ -80,9 +95,11 @@ export class Side {
         if (signal.aborted) return;
         this.reconnects++;
         const delay = backoff.next();
-        log.warn(`Cannot connect to the ${name} broker, retrying in ${seconds(delay)}`, {
-          reason: e instanceof MqttConnectError ? e.detail : (e as Error).message,
-        });
+        log.log(
+          connectBlocked(e) ? "debug" : "warn",
+          `Cannot connect to the ${name} broker, retrying in ${seconds(delay)}`,
+          { reason: e instanceof MqttConnectError ? e.detail : (e as Error).message },
+        );
         await sleep(delay, signal);
         continue;
       }

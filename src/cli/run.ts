@@ -3,7 +3,8 @@
  *
  * 1. Load tedge.toml; every value is parsed now, the rule files too.
  * 2. Open the key and check it against the device certificate, once (a token is logged in
- *    once per process: a wrong PIN is never retried).
+ *    once per process: a wrong PIN is never retried). A locked PIN is waited out instead
+ *    (RunKey: the login is tried again at each cloud reconnection).
  * 3. Any configuration or credential error ends here with exit 78, before any retry loop.
  * 4. Connect both sides and forward until SIGTERM / SIGINT, then shut down cleanly (exit 0).
  *
@@ -26,11 +27,11 @@ import {
   checkTopicPrefix,
   loadRuleDir,
 } from "../bridge/mod.ts";
-import type { ClosableSigningKey } from "../keys/mod.ts";
 import { denoTlsTransport, tcpTransport, type TransportFactory } from "../mqtt/mod.ts";
 import { connectTls } from "../tls/mod.ts";
 import { derOf, encodePem, TrustStore } from "../x509/mod.ts";
 import { type DeviceCertificate, loadDeviceCertificate, openConfiguredKey } from "./_keys.ts";
+import { RunKey } from "./_run_key.ts";
 import type { CliContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 
@@ -73,7 +74,7 @@ async function runBridge(ctx: CliContext, opts: RunOptions): Promise<void> {
     );
   }
   const certificate = await loadDeviceCertificate(config);
-  const key = await openConfiguredKey(config, { certificate });
+  const key = await RunKey.open(() => openConfiguredKey(config, { certificate }));
   try {
     const options = await bridgeOptions(config, certificate, key, {
       statsIntervalMs: statsSeconds * 1000,
@@ -112,7 +113,7 @@ function configError(key: string, e: unknown): ConfigError {
 async function bridgeOptions(
   config: TedgeConfig,
   certificate: DeviceCertificate,
-  key: ClosableSigningKey,
+  key: RunKey,
   extra: { statsIntervalMs: number; denoTls: boolean },
 ): Promise<BridgeOptions> {
   const prefixValue = config.require("c8y.bridge.topic_prefix");
@@ -221,7 +222,7 @@ function mallocTrim(): (() => void) | undefined {
 async function cloudTransport(
   config: TedgeConfig,
   certificate: DeviceCertificate,
-  key: ClosableSigningKey,
+  key: RunKey,
   denoTls: boolean,
 ): Promise<TransportFactory> {
   const endpoint = config.require("c8y.mqtt");
@@ -248,15 +249,22 @@ async function cloudTransport(
       privateKey: await Deno.readTextFile(config.require("device.key_path")),
     });
   }
-  return (signal) =>
-    connectTls({
-      hostname: endpoint.host,
-      port: endpoint.port,
-      trustStore,
-      clientAuth: { certificateChain, key },
-      handshakeTimeoutMs: HSM_TIMEOUT_MS,
-      signal,
-    });
+  return async (signal) => {
+    try {
+      const tls = await connectTls({
+        hostname: endpoint.host,
+        port: endpoint.port,
+        trustStore,
+        clientAuth: { certificateChain, key: await key.key() },
+        handshakeTimeoutMs: HSM_TIMEOUT_MS,
+        signal,
+      });
+      key.connected();
+      return tls;
+    } catch (e) {
+      throw key.blocked(e);
+    }
+  };
 }
 
 /** The local broker: TCP, or TLS when mqtt.client.auth.ca_file is set. */
