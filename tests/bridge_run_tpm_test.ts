@@ -13,8 +13,6 @@ import {
   TOKEN_LABEL,
   TOKEN_PIN,
 } from "./bridge_fixture.ts";
-import { run } from "./helpers/process.ts";
-import { type SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
 
 /** Watches the local health topic and relays both ways through a cloud and a local client. */
 async function clients(env: BridgeEnv) {
@@ -38,21 +36,6 @@ async function clients(env: BridgeEnv) {
     roundTrip,
     end: () => Promise.all([cloud.endAsync(), local.endAsync()]),
   };
-}
-
-/** Fails `count` logins with a wrong PIN from another program: the whole TPM counts them. */
-async function failLogins(tpm: SoftTpm, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const r = await run("pkcs11-tool", [
-      "--module",
-      TPM2_PKCS11_MODULE,
-      "--login",
-      "--pin",
-      `99999${i}`,
-      "--list-objects",
-    ], { env: tpm.env, allowFailure: true });
-    assert.match(r.stderr, /CKR_PIN_INCORRECT|CKR_PIN_LOCKED/, r.stderr);
-  }
 }
 
 Deno.test("run bridges both ways with a TPM key, and recovers from a TPM restart on the first attempt after it is back, without restarting", async () => {
@@ -114,7 +97,7 @@ Deno.test("run waits out a TPM lockout: health down with the reason, logged once
     recoverySeconds: RECOVERY,
     lockoutRecoverySeconds: 1,
   });
-  await failLogins(tpm, 2);
+  await tpm.failLogins(2);
   const lockedAt = Date.now();
   assert.equal(await tpm.inLockout(), true);
   const bridge = device.start(["--log-level", "debug"]);

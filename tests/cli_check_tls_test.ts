@@ -9,6 +9,8 @@ import { startP11ServerProcess } from "./helpers/p11_server.ts";
 import { type KeyKind, TestPki } from "./helpers/pki.ts";
 import { tempDir } from "./helpers/process.ts";
 import { SoftHsm } from "./helpers/softhsm.ts";
+import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
+import { printedPublicKey } from "./keys_cli_fixture.ts";
 import { runAgainstGnutls, startOpensslServer } from "./helpers/tls_servers.ts";
 
 const TOKEN_KINDS: KeyKind[] = ["p256", "p384", "rsa2048", "ed25519"];
@@ -36,7 +38,11 @@ async function device(dir: string) {
   return { pki, hsm, server, creds, configs };
 }
 
-function assertCompleted(r: { code: number; stdout: string; stderr: string }, kind: KeyKind) {
+function assertCompleted(
+  r: { code: number; stdout: string; stderr: string },
+  kind: KeyKind,
+  token = "edge",
+) {
   assert.equal(r.code, 0, `${kind}: ${r.stderr}\n${r.stdout}`);
   assert.match(r.stdout, /TLS handshake with .* completed/);
   assert.match(r.stdout, /protocol {7}TLSv1\.3/);
@@ -51,7 +57,7 @@ function assertCompleted(r: { code: number; stdout: string; stderr: string }, ki
   assert.match(
     r.stdout,
     new RegExp(
-      `client auth {4}requested; signed with ${scheme} by PKCS#11 key "pkcs11:token=edge;`,
+      `client auth {4}requested; signed with ${scheme} by PKCS#11 key "pkcs11:token=${token};`,
     ),
   );
 }
@@ -143,6 +149,58 @@ Deno.test("check tls completes against mosquitto in socket mode, p11-server hold
     assert.match(server.output, /request=SignRequestWithSigScheme/);
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("check tls completes with TPM keys made by hsm create-key, against openssl s_server and mosquitto", async () => {
+  await using dir = await tempDir();
+  const pki = await TestPki.create(`${dir.path}/pki`);
+  const server = await pki.server();
+  await using tpm = await SoftTpm.start(`${dir.path}/tpm`);
+  await tpm.initToken("tpm-edge", { pin: "123456" });
+  const creds = { certPath: server.certPath, keyPath: server.keyPath!, caPath: pki.caPath };
+  const configs = new Map<KeyKind, string>();
+  const created: [KeyKind, string[]][] = [
+    ["p256", ["--type", "ecdsa", "--curve", "p256"]],
+    ["p384", ["--type", "ecdsa", "--curve", "p384"]],
+    ["rsa2048", ["--type", "rsa", "--bits", "2048"]],
+  ];
+  for (const [kind, args] of created) {
+    const path = `${dir.path}/tedge-${kind}.toml`;
+    await Deno.writeTextFile(
+      path,
+      `[device]\ncert_path = "${dir.path}/device-${kind}.crt"\n\n[device.cryptoki]\n` +
+        `mode = "module"\nmodule_path = "${TPM2_PKCS11_MODULE}"\npin = "123456"\n\n` +
+        `[c8y]\nurl = "localhost"\nroot_cert_path = "${pki.caPath}"\n`,
+    );
+    const made = await runCli(
+      ["hsm", "create-key", ...args, "--label", `device-${kind}`, "--set-config", "--config", path],
+      { env: tpm.env },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const cert = await pki.device(`device-${kind}`, `edge-${kind}`, {
+      publicKeySpki: printedPublicKey(made.stdout),
+    });
+    await Deno.copyFile(cert.chainPath, `${dir.path}/device-${kind}.crt`);
+    configs.set(kind, path);
+  }
+  const openssl = await startOpensslServer(creds);
+  try {
+    for (const [kind, path] of configs) {
+      const r = await runCli(["check", "tls", `127.0.0.1:${openssl.port}`, "--config", path], {
+        env: tpm.env,
+      });
+      assertCompleted(r, kind, "tpm-edge");
+    }
+  } finally {
+    await openssl.process.stop();
+  }
+  await using broker = await Mosquitto.start({ dir: dir.path, tls: creds });
+  for (const [kind, path] of configs) {
+    const r = await runCli(["check", "tls", "--config", path], {
+      env: { ...tpm.env, TEDGE_C8Y_MQTT: `localhost:${broker.port}` },
+    });
+    assertCompleted(r, kind, "tpm-edge");
   }
 });
 

@@ -148,3 +148,32 @@ Deno.test("hsm create-key makes RSA keys on opencryptoki's soft token, and check
     /it does not offer ecdsa key generation \(mechanism 0x1040\); choose another --type: this token can make rsa\n$/,
   );
 });
+
+Deno.test("commands other than run say the TPM's PIN is locked and how to end the lockout (exit 1); a wrong PIN stays a configuration error (78)", async () => {
+  await using dir = await tempDir();
+  await using tpm = await SoftTpm.start(`${dir.path}/tpm`);
+  await tpm.initToken("edge", { pin: "123456" });
+  const d = await device(dir.path, TPM2_PKCS11_MODULE, { env: tpm.env });
+  await createAndCheck(d, ["--type", "ecdsa"], "device-key");
+  await tpm.clearLockout();
+  await tpm.setLockoutParameters({ maxTries: 2, recoverySeconds: 600, lockoutRecoverySeconds: 1 });
+  await tpm.failLogins(2);
+  for (const args of [["hsm", "list-keys"], ["check", "key"], ["cert", "create-csr"]]) {
+    const r = await d.cli(args);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+    // Our one line comes last (tpm2-pkcs11 and the TSS print their own errors before it).
+    assert.match(
+      r.stderr.split("\n").at(-2)! + "\n",
+      /^hsm-bridge: PIN locked for token "edge" \(serial \d+\): C_Login returned CKR_PIN_LOCKED; it refuses every login, right or wrong, until the lockout ends: a TPM ends its dictionary-attack lockout by itself after its recovery time, or at once with "tpm2_dictionarylockout --clear-lockout" \(lockout hierarchy authorisation\)\n$/,
+    );
+  }
+  await tpm.clearLockout();
+  const listed = await d.cli(["hsm", "list-keys", "--json"]);
+  assert.equal(listed.code, 0, listed.stderr);
+
+  const set = await d.cli(["config", "set", "device.cryptoki.pin", "654321"]);
+  assert.equal(set.code, 0, set.stderr);
+  const wrong = await d.cli(["hsm", "list-keys"]);
+  assert.equal(wrong.code, 78, wrong.stderr);
+  assert.match(wrong.stderr, /^hsm-bridge: Wrong PIN for token "edge" .*CKR_PIN_INCORRECT/m);
+});

@@ -19,7 +19,7 @@ import { exitCodeOf } from "../src/errors.ts";
 import { setLogSink } from "../src/log.ts";
 import { runCli } from "./helpers/cli.ts";
 import { type KeyKind, TestPki } from "./helpers/pki.ts";
-import { run, tempDir } from "./helpers/process.ts";
+import { tempDir } from "./helpers/process.ts";
 import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
 import { printedPublicKey, tomlOf } from "./keys_cli_fixture.ts";
 import { EXPECTED, signingKeyContract, webCryptoVerify } from "./keys_contract.ts";
@@ -156,17 +156,7 @@ async function lockout(tpm: SoftTpm, made: Made): Promise<void> {
   await tpm.clearLockout();
   await tpm.setLockoutParameters({ maxTries: 2, recoverySeconds: 600, lockoutRecoverySeconds: 1 });
   // Other software's failed logins lock the TPM for everyone.
-  for (const pin of ["000000", "111111"]) {
-    const r = await run("pkcs11-tool", [
-      "--module",
-      TPM2_PKCS11_MODULE,
-      "--login",
-      "--pin",
-      pin,
-      "--list-objects",
-    ], { env: tpm.env, allowFailure: true });
-    assert.match(r.stderr, /CKR_PIN_INCORRECT/);
-  }
+  await tpm.failLogins(2);
   assert.equal(await tpm.inLockout(), true);
   for (let i = 0; i < 2; i++) {
     await assert.rejects(openTpmKey(made.uri), (e: unknown) => {

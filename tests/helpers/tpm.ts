@@ -203,6 +203,26 @@ export class SoftTpm implements AsyncDisposable {
     return m[1] === "1";
   }
 
+  /**
+   * `count` logins with a wrong PIN to the token, by another program (OpenSC's pkcs11-tool):
+   * the TPM counts each as a failed authorisation, whoever makes it.
+   */
+  async failLogins(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const r = await run("pkcs11-tool", [
+        "--module",
+        TPM2_PKCS11_MODULE,
+        "--login",
+        "--pin",
+        `99999${i}`,
+        "--list-objects",
+      ], { env: this.env, allowFailure: true });
+      if (!/CKR_PIN_INCORRECT|CKR_PIN_LOCKED/.test(r.stderr)) {
+        throw new Error(`pkcs11-tool with a wrong PIN: ${r.stdout}${r.stderr}`);
+      }
+    }
+  }
+
   /** `tpm2_dictionarylockout --clear-lockout`: what an administrator does to end a lockout. */
   async clearLockout(): Promise<void> {
     await this.tool("tpm2_dictionarylockout", ["--clear-lockout"]);
