@@ -1,11 +1,13 @@
 /**
- * Test-only: the RFC 8448 traces of /work/shared/testdata/rfc8448/transcripts.vec as
- * `{ section: { key: bytes } }` (see that directory's README for what each key means).
+ * Test-only: the RFC 8448 traces of tests/testdata/rfc8448/transcripts.vec (in the checkout) as
+ * `{ section: { key: bytes } }` (see that directory's README for what each key means and where
+ * the file comes from).
  */
 
 import { fromHex } from "../codec.ts";
 
-export const RFC8448_PATH = "/work/shared/testdata/rfc8448/transcripts.vec";
+export const RFC8448_PATH =
+  new URL("../../../tests/testdata/rfc8448/transcripts.vec", import.meta.url).pathname;
 
 export type Rfc8448Section = Record<string, Uint8Array>;
 
