@@ -3,7 +3,13 @@
  * mutual-auth "cloud" mosquitto: what crosses, what does not, health and service messages.
  */
 import assert from "node:assert/strict";
-import { Bridge, BridgeRule, healthPayload } from "../src/bridge/mod.ts";
+import {
+  Bridge,
+  BridgeRule,
+  ConnectBlockedError,
+  healthDownPayload,
+  healthPayload,
+} from "../src/bridge/mod.ts";
 import { setLogSink } from "../src/log.ts";
 import { BridgeEnv, DEVICE_ID, eventually, Inbox, sleep } from "./bridge_fixture.ts";
 
@@ -245,13 +251,52 @@ Deno.test("bridge stops with the error when reconnecting meets a credential erro
       transport: () => {
         attempts++;
         return Promise.reject(
-          Object.assign(new Error('PIN of token "edge" is locked'), { kind: "credential" }),
+          Object.assign(new Error('Wrong PIN for token "edge"'), { kind: "credential" }),
         );
       },
     },
   });
   bridge.start();
-  await assert.rejects(() => bridge.failed, /PIN of token "edge" is locked/);
+  await assert.rejects(() => bridge.failed, /Wrong PIN for token "edge"/);
   await bridge.stop();
   assert.equal(attempts, 1, "never retried");
+});
+
+Deno.test("bridge keeps trying a blocked cloud side quietly, health down with the reason, then up", async () => {
+  const lines: string[] = [];
+  const previousSink = setLogSink((l) => lines.push(l));
+  await using env = await BridgeEnv.create();
+  const watcher = await env.localClient("health-watcher");
+  const health = new Inbox(watcher);
+  await watcher.subscribeAsync(env.profile.healthTopic, { qos: 1 });
+  const options = await env.bridgeOptions();
+  let attempts = 0;
+  const reason = 'PIN locked for token "edge": C_Login returned CKR_PIN_LOCKED';
+  const bridge = new Bridge({
+    ...options,
+    cloud: {
+      ...options.cloud,
+      transport: (signal) =>
+        ++attempts <= 3
+          ? Promise.reject(new ConnectBlockedError(reason))
+          : options.cloud.transport(signal),
+    },
+  });
+  bridge.start();
+  try {
+    await health.waitFor((m) => m.payload === healthDownPayload(reason), "down with the reason");
+    await health.waitFor((m) => m.payload === healthPayload(true), "up", 15_000);
+    assert.equal(attempts, 4, "retried at the backoff until it went through");
+    const states = health.messages.map((m) => m.payload);
+    assert.deepEqual(states.slice(states.indexOf(healthDownPayload(reason))), [
+      healthDownPayload(reason),
+      healthPayload(true),
+    ]);
+    // Whoever blocks logs why; the side does not repeat it on every attempt.
+    assert.ok(!lines.some((l) => /WARN .*Cannot connect to the cloud broker/.test(l)));
+  } finally {
+    await bridge.stop();
+    await watcher.endAsync();
+    setLogSink(previousSink);
+  }
 });
