@@ -21,7 +21,6 @@ import { tempDir, type TestProcess } from "./helpers/process.ts";
 import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
 import { startP11ServerProcess } from "./helpers/p11_server.ts";
 import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
-import { printedPublicKey } from "./keys_cli_fixture.ts";
 
 export const DEVICE_ID = "hsm-bridge-test-device";
 
@@ -271,8 +270,8 @@ export class RunDevice {
     } else if (kind === "tpm") {
       const started = tpm = await SoftTpm.start(`${env.dir}/tpm`);
       env.atDispose.push(() => started.stop());
-      await tpm.initToken(TOKEN_LABEL, { pin: TOKEN_PIN });
-      const made = await tpmKey(env.dir, tpm);
+      const token = await tpm.initToken(TOKEN_LABEL, { pin: TOKEN_PIN });
+      const made = await tpm.createKey(token, ["--type", "ecdsa"], "device-key");
       const cert = await env.pki.device("tpm-device", DEVICE_ID, { publicKeySpki: made.spki });
       lines["device.cert_path"] = `"${cert.certPath}"`;
       lines["device.cryptoki.mode"] = `"module"`;
@@ -327,25 +326,6 @@ export class RunDevice {
       denoFlags: this.denoFlags,
     });
   }
-}
-
-/** A P-256 device key in the TPM, made as a user makes it: `hsm create-key`. */
-async function tpmKey(dir: string, tpm: SoftTpm): Promise<{ uri: string; spki: Uint8Array }> {
-  const config = `${dir}/tpm-create-key.toml`;
-  await Deno.writeTextFile(
-    config,
-    tomlText({
-      "device.cryptoki.mode": `"module"`,
-      "device.cryptoki.module_path": `"${TPM2_PKCS11_MODULE}"`,
-      "device.cryptoki.pin": `"${TOKEN_PIN}"`,
-    }),
-  );
-  const r = await runCli(
-    ["--config", config, "hsm", "create-key", "--type", "ecdsa", "--label", "device-key"],
-    { env: tpm.env },
-  );
-  if (r.code !== 0) throw new Error(`hsm create-key in the TPM failed:\n${r.stdout}${r.stderr}`);
-  return { uri: /^URI: (\S+)$/m.exec(r.stdout)![1], spki: printedPublicKey(r.stdout) };
 }
 
 /** TOML for dotted keys whose values are already TOML literals. */

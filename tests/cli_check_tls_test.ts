@@ -10,7 +10,6 @@ import { type KeyKind, TestPki } from "./helpers/pki.ts";
 import { tempDir } from "./helpers/process.ts";
 import { SoftHsm } from "./helpers/softhsm.ts";
 import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
-import { printedPublicKey } from "./keys_cli_fixture.ts";
 import { runAgainstGnutls, startOpensslServer } from "./helpers/tls_servers.ts";
 
 const TOKEN_KINDS: KeyKind[] = ["p256", "p384", "rsa2048", "ed25519"];
@@ -157,7 +156,7 @@ Deno.test("check tls completes with TPM keys made by hsm create-key, against ope
   const pki = await TestPki.create(`${dir.path}/pki`);
   const server = await pki.server();
   await using tpm = await SoftTpm.start(`${dir.path}/tpm`);
-  await tpm.initToken("tpm-edge", { pin: "123456" });
+  const token = await tpm.initToken("tpm-edge", { pin: "123456" });
   const creds = { certPath: server.certPath, keyPath: server.keyPath!, caPath: pki.caPath };
   const configs = new Map<KeyKind, string>();
   const created: [KeyKind, string[]][] = [
@@ -166,22 +165,15 @@ Deno.test("check tls completes with TPM keys made by hsm create-key, against ope
     ["rsa2048", ["--type", "rsa", "--bits", "2048"]],
   ];
   for (const [kind, args] of created) {
+    const key = await tpm.createKey(token, args, `device-${kind}`);
+    const cert = await pki.device(`device-${kind}`, `edge-${kind}`, { publicKeySpki: key.spki });
     const path = `${dir.path}/tedge-${kind}.toml`;
     await Deno.writeTextFile(
       path,
-      `[device]\ncert_path = "${dir.path}/device-${kind}.crt"\n\n[device.cryptoki]\n` +
-        `mode = "module"\nmodule_path = "${TPM2_PKCS11_MODULE}"\npin = "123456"\n\n` +
-        `[c8y]\nurl = "localhost"\nroot_cert_path = "${pki.caPath}"\n`,
+      `[device]\ncert_path = "${cert.chainPath}"\nkey_uri = "${key.uri}"\n\n` +
+        `[device.cryptoki]\nmode = "module"\nmodule_path = "${TPM2_PKCS11_MODULE}"\n` +
+        `pin = "123456"\n\n[c8y]\nurl = "localhost"\nroot_cert_path = "${pki.caPath}"\n`,
     );
-    const made = await runCli(
-      ["hsm", "create-key", ...args, "--label", `device-${kind}`, "--set-config", "--config", path],
-      { env: tpm.env },
-    );
-    assert.equal(made.code, 0, made.stderr);
-    const cert = await pki.device(`device-${kind}`, `edge-${kind}`, {
-      publicKeySpki: printedPublicKey(made.stdout),
-    });
-    await Deno.copyFile(cert.chainPath, `${dir.path}/device-${kind}.crt`);
     configs.set(kind, path);
   }
   const openssl = await startOpensslServer(creds);

@@ -5,12 +5,12 @@
  * verifies each signature with the certificate's public key.
  */
 import assert from "node:assert/strict";
-import { type CliResult, runCli } from "./helpers/cli.ts";
+import { type CliResult, printedPublicKey, runCli } from "./helpers/cli.ts";
 import { OpenCryptoki } from "./helpers/opencryptoki.ts";
 import { TestPki } from "./helpers/pki.ts";
 import { tempDir } from "./helpers/process.ts";
 import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
-import { printedPublicKey, tomlOf } from "./keys_cli_fixture.ts";
+import { tomlOf } from "./keys_cli_fixture.ts";
 
 /** A device whose config names `module`; `cli` runs hsm-bridge with `env` (inside `wrap`). */
 async function device(

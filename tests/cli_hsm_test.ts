@@ -1,7 +1,8 @@
 /** `hsm-bridge hsm list-tokens | list-keys | create-key`, run as a separate process. */
 import assert from "node:assert/strict";
 import { P11_KIT_CLIENT_MODULE } from "./helpers/softhsm.ts";
-import { Device, printedPublicKey, SOFTHSM_MODULE } from "./keys_cli_fixture.ts";
+import { printedPublicKey } from "./helpers/cli.ts";
+import { Device, SOFTHSM_MODULE } from "./keys_cli_fixture.ts";
 import { P11KitServer } from "./keys_p11kit.ts";
 
 Deno.test("hsm list-tokens lists each token with its URI without a PIN, as text and JSON", async () => {

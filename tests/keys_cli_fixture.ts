@@ -72,11 +72,4 @@ export class Device implements AsyncDisposable {
   }
 }
 
-/** The DER SPKI of the public key `hsm create-key` printed (PEM) in `stdout`. */
-export function printedPublicKey(stdout: string): Uint8Array {
-  const pem = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/.exec(stdout);
-  if (!pem) throw new Error(`no public key in:\n${stdout}`);
-  return Uint8Array.from(atob(pem[0].replace(/-----[^-]+-----|\s/g, "")), (c) => c.charCodeAt(0));
-}
-
 export { SOFTHSM_MODULE };

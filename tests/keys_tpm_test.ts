@@ -17,51 +17,18 @@ import {
 } from "../src/keys/mod.ts";
 import { exitCodeOf } from "../src/errors.ts";
 import { setLogSink } from "../src/log.ts";
-import { runCli } from "./helpers/cli.ts";
 import { type KeyKind, TestPki } from "./helpers/pki.ts";
 import { tempDir } from "./helpers/process.ts";
-import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
-import { printedPublicKey, tomlOf } from "./keys_cli_fixture.ts";
+import { SoftTpm, TPM2_PKCS11_MODULE, type TpmKey } from "./helpers/tpm.ts";
 import { EXPECTED, signingKeyContract, webCryptoVerify } from "./keys_contract.ts";
 
 const PIN = "123456";
-
-/** A started TPM with token "edge". */
-async function tpmWithToken(dir: string): Promise<SoftTpm> {
-  const tpm = await SoftTpm.start(`${dir}/tpm`);
-  await tpm.initToken("edge", { pin: PIN });
-  return tpm;
-}
 
 const CREATE_ARGS: Partial<Record<KeyKind, string[]>> = {
   p256: ["--type", "ecdsa", "--curve", "p256"],
   p384: ["--type", "ecdsa", "--curve", "p384"],
   rsa2048: ["--type", "rsa", "--bits", "2048"],
 };
-
-interface Made {
-  readonly uri: string;
-  readonly spki: Uint8Array;
-}
-
-/** `hsm create-key` (the CLI, as a user makes the key); returns the key's URI and SPKI. */
-async function createKey(tpm: SoftTpm, dir: string, kind: KeyKind): Promise<Made> {
-  const config = `${dir}/tedge.toml`;
-  await Deno.writeTextFile(
-    config,
-    tomlOf({
-      "device.cryptoki.mode": "module",
-      "device.cryptoki.module_path": TPM2_PKCS11_MODULE,
-      "device.cryptoki.pin": PIN,
-    }),
-  );
-  const r = await runCli(
-    ["--config", config, "hsm", "create-key", ...CREATE_ARGS[kind]!, "--label", `key-${kind}`],
-    { env: tpm.env },
-  );
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  return { uri: /^URI: (\S+)$/m.exec(r.stdout)![1], spki: printedPublicKey(r.stdout) };
-}
 
 function openTpmKey(uri: string, spki?: Uint8Array, pin = PIN) {
   return openSigningKey({
@@ -81,11 +48,12 @@ async function signs(key: SigningKey, spki: Uint8Array): Promise<boolean> {
 
 Deno.test("keys in a TPM through tpm2-pkcs11", async (t) => {
   await using dir = await tempDir();
-  await using tpm = await tpmWithToken(dir.path);
+  await using tpm = await SoftTpm.start(`${dir.path}/tpm`);
+  const token = await tpm.initToken("edge", { pin: PIN });
   using _env = tpm.processEnv();
-  const keys = new Map<KeyKind, Made>();
+  const keys = new Map<KeyKind, TpmKey>();
   for (const kind of ["p256", "p384", "rsa2048"] as const) {
-    keys.set(kind, await createKey(tpm, dir.path, kind));
+    keys.set(kind, await tpm.createKey(token, CREATE_ARGS[kind]!, `key-${kind}`));
   }
   await t.step(
     "made by hsm create-key (P-256, P-384, RSA 2048), they satisfy the SigningKey contract",
@@ -101,7 +69,7 @@ Deno.test("keys in a TPM through tpm2-pkcs11", async (t) => {
   );
 });
 
-async function contract(t: Deno.TestContext, keys: Map<KeyKind, Made>, dir: string) {
+async function contract(t: Deno.TestContext, keys: Map<KeyKind, TpmKey>, dir: string) {
   const pki = await TestPki.create(`${dir}/pki`);
   for (const [kind, made] of keys) {
     await t.step(`TPM ${kind}`, async (t) => {
@@ -117,7 +85,7 @@ async function contract(t: Deno.TestContext, keys: Map<KeyKind, Made>, dir: stri
   }
 }
 
-async function recovery(tpm: SoftTpm, made: Made): Promise<void> {
+async function recovery(tpm: SoftTpm, made: TpmKey): Promise<void> {
   const lines: string[] = [];
   const previousSink = setLogSink((l) => lines.push(l));
   const key = await openTpmKey(made.uri, made.spki);
@@ -151,7 +119,7 @@ async function recovery(tpm: SoftTpm, made: Made): Promise<void> {
   }
 }
 
-async function lockout(tpm: SoftTpm, made: Made): Promise<void> {
+async function lockout(tpm: SoftTpm, made: TpmKey): Promise<void> {
   // From no failures (each TPM power loss above counted as one, TPM 2.0 Part 1 section 19.8.6).
   await tpm.clearLockout();
   await tpm.setLockoutParameters({ maxTries: 2, recoverySeconds: 600, lockoutRecoverySeconds: 1 });

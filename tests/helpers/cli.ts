@@ -106,3 +106,10 @@ function baseEnv(env: Record<string, string> = {}): Record<string, string> {
   }
   return { ...keep, ...env };
 }
+
+/** The DER SPKI of the public key `hsm create-key` printed (PEM) in `stdout`. */
+export function printedPublicKey(stdout: string): Uint8Array {
+  const pem = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/.exec(stdout);
+  if (!pem) throw new Error(`no public key in:\n${stdout}`);
+  return Uint8Array.from(atob(pem[0].replace(/-----[^-]+-----|\s/g, "")), (c) => c.charCodeAt(0));
+}

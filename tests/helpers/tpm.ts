@@ -14,6 +14,7 @@
  * `Deno.env.set` each entry before an in-process module load: tpm2-pkcs11 and the TCTI read
  * them at C_Initialize).
  */
+import { printedPublicKey, runCli } from "./cli.ts";
 import { freePort, waitForPort } from "./ports.ts";
 import { run, TestProcess } from "./process.ts";
 
@@ -25,6 +26,14 @@ export interface TpmToken {
   readonly label: string;
   readonly pin: string;
   readonly soPin: string;
+}
+
+/** A key made in the TPM by `hsm create-key`. */
+export interface TpmKey {
+  /** `pkcs11:token=...;object=...;id=...;type=private`, as create-key printed it. */
+  readonly uri: string;
+  /** DER SPKI of the public key create-key printed. */
+  readonly spki: Uint8Array;
 }
 
 /** Dictionary-attack protection (TPM 2.0 Part 1, section 19.8; TPM2_DictionaryAttackParameters). */
@@ -97,7 +106,11 @@ export class SoftTpm implements AsyncDisposable {
     };
   }
 
-  /** Sets `env` in this process, for an in-process module load, until disposed. */
+  /**
+   * Sets `env` in this process, for an in-process module load, until disposed. The tabrmd TCTI
+   * talks D-Bus through GLib's shared session connection, which outlives the module: a process
+   * reaches one bus only, so all in-process TPM tests share one SoftTpm (keys_tpm_test.ts).
+   */
   processEnv(): Disposable {
     const previous = Object.keys(this.env).map((k) => [k, Deno.env.get(k)] as const);
     for (const [k, v] of Object.entries(this.env)) Deno.env.set(k, v);
@@ -183,6 +196,27 @@ export class SoftTpm implements AsyncDisposable {
       store,
     ], { env: this.env });
     return { label, pin, soPin };
+  }
+
+  /**
+   * A key in the token, made as a user makes it: `hsm-bridge hsm create-key ARGS --label LABEL`
+   * with a config that names tpm2-pkcs11 and the token's PIN.
+   */
+  async createKey(token: TpmToken, args: string[], label: string): Promise<TpmKey> {
+    const config = `${this.dir}/create-key.toml`;
+    await Deno.writeTextFile(
+      config,
+      `[device.cryptoki]\nmode = "module"\nmodule_path = "${TPM2_PKCS11_MODULE}"\n` +
+        `pin = "${token.pin}"\n`,
+    );
+    const r = await runCli(
+      ["--config", config, "hsm", "create-key", ...args, "--label", label],
+      { env: this.env },
+    );
+    if (r.code !== 0) throw new Error(`hsm create-key ${args.join(" ")}:\n${r.stdout}${r.stderr}`);
+    const uri = /^URI: (\S+)$/m.exec(r.stdout);
+    if (!uri) throw new Error(`no URI in the output of hsm create-key:\n${r.stdout}`);
+    return { uri: uri[1], spki: printedPublicKey(r.stdout) };
   }
 
   /** TPM2_DictionaryAttackParameters (lockout hierarchy, empty authorisation). */
