@@ -4,7 +4,7 @@
  * release is named with the version the request needs.
  */
 import assert from "node:assert/strict";
-import { exitCodeOf } from "../src/errors.ts";
+import { exitCodeOf, isCredentialError } from "../src/errors.ts";
 import {
   encodeFrame,
   encodeServerPublicKey,
@@ -16,6 +16,7 @@ import {
   P11ConnectionError,
   P11ServerError,
   P11VersionError,
+  PinLockedError,
   Secret,
 } from "../src/keys/mod.ts";
 import { FakeP11Server, oldServer, staleSocket } from "./helpers/fake_p11_server.ts";
@@ -245,4 +246,35 @@ Deno.test("openSocketKey() sends device.key_uri with its pin-value and device.ke
   assert.equal(sign.pin?.expose(), "1234");
   assert.equal(sign.sigscheme, 0x0403);
   assert.doesNotMatch(key.description, /4321|1234/);
+});
+
+Deno.test("a PIN the server reports locked is a PinLockedError (exit 1, waited out by run), not a refused PIN", async () => {
+  await using dir = await tempDir();
+  for (
+    const message of [
+      // tedge-p11-server's text for CKR_PIN_LOCKED (the cryptoki crate's description).
+      "PKCS #11 service failed: Function::Login: The specified PIN is locked, and cannot be used.",
+      // hsm-bridge p11-server's, from module mode's PinLockedError.
+      'PKCS #11 service failed: PIN locked for token "edge": C_Login returned CKR_PIN_LOCKED',
+    ]
+  ) {
+    await using server = FakeP11Server.start(
+      `${dir.path}/p11.sock`,
+      () => encodeFrame({ type: "Error", message }),
+    );
+    const request = new P11Client({ socketPath: server.path }).chooseScheme(
+      [0x0403],
+      "pkcs11:token=edge",
+      new Secret("0000"),
+    );
+    await assert.rejects(request, (e: unknown) => {
+      assert.ok(e instanceof PinLockedError, String(e));
+      assert.ok(e.cause instanceof P11ServerError);
+      assert.equal(exitCodeOf(e), 1);
+      assert.equal(isCredentialError(e), false);
+      assert.match(e.message, /^PIN locked for the token behind tedge-p11-server at ".*": /);
+      assert.match(e.message, /tpm2_dictionarylockout --clear-lockout/);
+      return true;
+    });
+  }
 });

@@ -13,6 +13,7 @@
  */
 import type { Secret } from "../../secret.ts";
 import { getLogger } from "../../log.ts";
+import { PinLockedError } from "../errors.ts";
 import { P11ConnectionError, P11ServerError, P11VersionError } from "./errors.ts";
 import { exchange } from "./_exchange.ts";
 import {
@@ -93,9 +94,18 @@ export class P11Client {
       if (answer.message.includes(CANNOT_PARSE) && SINCE[request.type]) {
         throw this.#tooOld(request);
       }
-      throw new P11ServerError(
+      const refused = new P11ServerError(
         `${this.#where} refused ${request.type}: ${answer.message}`,
         answer.message,
+      );
+      if (!refused.pinLocked) throw refused;
+      throw new PinLockedError(
+        `PIN locked for the token behind ${this.#where}: ${answer.message}; it refuses every ` +
+          `login, right or wrong, until the lockout ends: on the host, a TPM ends its ` +
+          `dictionary-attack lockout by itself after its recovery time, or at once with ` +
+          `"tpm2_dictionarylockout --clear-lockout"; a smart card needs its SO PIN`,
+        this.#where,
+        { cause: refused },
       );
     }
     throw new P11ConnectionError(
