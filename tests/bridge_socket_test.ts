@@ -56,3 +56,31 @@ Deno.test("run in socket mode reconnects on its backoff while p11-server is down
     await cloud.endAsync();
   }
 });
+
+Deno.test("run in socket mode starts while p11-server is down, keeps health down, and comes up when it answers", async () => {
+  await using env = await BridgeEnv.create();
+  const device = await RunDevice.create(env, "socket");
+  const { socketPath } = device.p11!;
+  await device.p11!.server.stop("SIGTERM");
+  const cloud = await env.cloudClient("cloud-app");
+  const cloudInbox = new Inbox(cloud);
+  await cloud.subscribeAsync(["s/us"], { qos: 1 });
+  const bridge = device.start();
+  try {
+    const blocked =
+      /Cannot connect to tedge-p11-server at [^\n]*hsm-bridge keeps running: health is down, and the key is opened again at each cloud reconnection/;
+    await bridge.waitForOutput(blocked, 20_000);
+    await sleep(1_500);
+    assert.ok(bridge.running, `the bridge keeps running without its server:\n${bridge.output}`);
+    assert.equal((bridge.output.match(new RegExp(blocked, "g")) ?? []).length, 1, "logged once");
+    assert.equal(cloudInbox.messages.length, 0, "nothing reached the cloud without the key");
+
+    const server = await startP11ServerProcess(device.hsm!, socketPath);
+    env.atDispose.push(() => server.stop("SIGKILL"));
+    await cloudInbox.waitFor((m) => m.payload === UP, "102 up once the server answers", 30_000);
+    await bridge.waitForOutput(/tedge-p11-server answers again: device key open/, 5_000);
+  } finally {
+    await bridge.stop("SIGKILL");
+    await cloud.endAsync();
+  }
+});

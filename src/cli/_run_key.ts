@@ -5,23 +5,24 @@
  *    credential error (a wrong PIN, a key that is not the certificate's) ends the process at
  *    once with exit 78, after one login.
  * 2. A locked PIN does not end it (a TPM's dictionary-attack lockout ends by itself, and a
- *    locked token does not count a try): the bridge starts without the key, and each cloud
- *    connection attempt, at the reconnect backoff, tries the login again (`key()`).
- * 3. While the PIN stays locked, each attempt fails with a ConnectBlockedError: the lockout is
- *    logged once, and the bridge's health message says why it is down. A lockout met later,
- *    when the key logs in again after losing its token, is handled the same way.
+ *    locked token does not count a try), nor does a tedge-p11-server that is down or
+ *    restarting when `run` starts (socket mode): the bridge starts without the key, and each
+ *    cloud connection attempt, at the reconnect backoff, tries to open it again (`key()`).
+ * 3. While that lasts, each attempt fails with a ConnectBlockedError: the cause is logged
+ *    once, and the bridge's health message says why it is down. A lockout met later, when the
+ *    key logs in again after losing its token, is handled the same way.
  */
 import { ConnectBlockedError } from "../bridge/mod.ts";
 import { findError } from "../errors.ts";
 import { getLogger } from "../log.ts";
-import { type ClosableSigningKey, PinLockedError } from "../keys/mod.ts";
+import { type ClosableSigningKey, P11ConnectionError, PinLockedError } from "../keys/mod.ts";
 
 const log = getLogger("run");
 
 export class RunKey {
   #key: ClosableSigningKey | undefined;
-  /** The lockout being waited out, once logged. */
-  #locked: PinLockedError | undefined;
+  /** The lockout or the server outage being waited out, once logged. */
+  #blockedBy: Error | undefined;
 
   private constructor(readonly opener: () => Promise<ClosableSigningKey>) {}
 
@@ -31,7 +32,7 @@ export class RunKey {
     try {
       runKey.#key = await opener();
     } catch (e) {
-      if (!findError(e, PinLockedError)) throw e;
+      if (!passing(e)) throw e;
       runKey.blocked(e);
     }
     return runKey;
@@ -39,7 +40,10 @@ export class RunKey {
 
   /** "PKCS#11 key ..." once open; until then, why it is not. */
   get description(): string {
-    return this.#key?.description ?? "(device key not open yet: its PIN is locked)";
+    if (this.#key) return this.#key.description;
+    return this.#blockedBy instanceof P11ConnectionError
+      ? "(device key not open yet: tedge-p11-server does not answer)"
+      : "(device key not open yet: its PIN is locked)";
   }
 
   /** The open key, opening it first if a lockout kept it closed. */
@@ -51,28 +55,46 @@ export class RunKey {
     }
   }
 
-  /** `e` as a ConnectBlockedError when a locked PIN caused it (logged once), else `e`. */
+  /**
+   * `e` as a ConnectBlockedError when a locked PIN or an unreachable tedge-p11-server caused it
+   * (logged once), else `e`.
+   */
   blocked(e: unknown): unknown {
-    const locked = findError(e, PinLockedError);
-    if (!locked) return e;
-    if (!this.#locked) {
+    // Once the key is open, a server outage fails the handshake like any other: logged at
+    // each retry by the bridge. Only a key that never opened waits quietly for its server.
+    const cause = findError(e, PinLockedError) ??
+      (this.#key ? undefined : findError(e, P11ConnectionError));
+    if (!cause) return e;
+    if (!this.#blockedBy) {
       log.error(
-        `${locked.message}. hsm-bridge keeps running: health is down, and the login is tried ` +
-          `again at each cloud reconnection until the lockout ends`,
+        cause instanceof PinLockedError
+          ? `${cause.message}. hsm-bridge keeps running: health is down, and the login is ` +
+            `tried again at each cloud reconnection until the lockout ends`
+          : `${cause.message}. hsm-bridge keeps running: health is down, and the key is ` +
+            `opened again at each cloud reconnection`,
       );
     }
-    this.#locked = locked;
-    return new ConnectBlockedError(locked.message, { cause: e });
+    this.#blockedBy = cause;
+    return new ConnectBlockedError(cause.message, { cause: e });
   }
 
-  /** A cloud connection went up: a lockout being waited out is over. */
+  /** A cloud connection went up: a lockout or a server outage being waited out is over. */
   connected(): void {
-    if (!this.#locked) return;
-    this.#locked = undefined;
-    log.info("PIN lockout over: logged in to the token again");
+    if (!this.#blockedBy) return;
+    log.info(
+      this.#blockedBy instanceof PinLockedError
+        ? "PIN lockout over: logged in to the token again"
+        : "tedge-p11-server answers again: device key open",
+    );
+    this.#blockedBy = undefined;
   }
 
   async close(): Promise<void> {
     await this.#key?.close();
   }
+}
+
+/** What passes with time: a locked PIN, a tedge-p11-server that is down or restarting. */
+function passing(e: unknown): Error | undefined {
+  return findError(e, PinLockedError) ?? findError(e, P11ConnectionError);
 }
