@@ -54,6 +54,11 @@ export class RecordReader {
   readonly #buf = new Uint8Array(BUFFER_SIZE);
   #start = 0;
   #end = 0;
+  /**
+   * TLS 1.2 protection keeps each record's type, so a protected handshake or alert record may
+   * be as long as protected application data (RFC 5246 6.2.3); set once such keys are in use.
+   */
+  ciphertextForAllTypes = false;
 
   constructor(transport: RawTransport, stallTimeoutMs: number) {
     this.#transport = transport;
@@ -88,7 +93,7 @@ export class RecordReader {
     if (available < RECORD_HEADER_LENGTH) return undefined;
     const type = b[h];
     const length = (b[h + 3] << 8) | b[h + 4];
-    checkHeader(type, b[h + 1], b[h + 2], length);
+    checkHeader(type, b[h + 1], b[h + 2], length, this.ciphertextForAllTypes);
     const total = RECORD_HEADER_LENGTH + length;
     if (available < total) return undefined;
     this.#start = h + total;
@@ -183,7 +188,13 @@ function stallError(ms: number): TlsTimeoutError {
   return new TlsTimeoutError(`Server stopped sending in the middle of a record for ${ms} ms`);
 }
 
-function checkHeader(type: number, major: number, minor: number, length: number): void {
+function checkHeader(
+  type: number,
+  major: number,
+  minor: number,
+  length: number,
+  ciphertextForAllTypes: boolean,
+): void {
   if (type < ContentType.change_cipher_spec || type > ContentType.application_data) {
     // A non-TLS server (HTTP, SSH, MQTT without TLS) lands here with its first byte.
     throw new TlsPeerMisbehavedError(
@@ -200,7 +211,9 @@ function checkHeader(type: number, major: number, minor: number, length: number)
       }: it does not look like a TLS server`,
     );
   }
-  const max = type === ContentType.application_data ? MAX_CIPHERTEXT : MAX_PLAINTEXT;
+  const max = type === ContentType.application_data || ciphertextForAllTypes
+    ? MAX_CIPHERTEXT
+    : MAX_PLAINTEXT;
   if (length > max) {
     throw new TlsPeerMisbehavedError(
       `Server sent a record of ${length} bytes: the limit is ${max}`,

@@ -5,20 +5,25 @@
  *
  * Inbound rules enforced here:
  * - change_cipher_spec: a single 0x01, only until the server's Finished (RFC 8446 5, D.4);
- * - once server keys are installed every record must be application_data on the outside;
+ *   TLS 1.3 drops it, TLS 1.2 hands it to the handshake (RFC 5246 7.1), only before the
+ *   server's keys are installed;
+ * - once server keys are installed every record must be application_data on the outside
+ *   (TLS 1.3; a TLS 1.2 record keeps its type, RFC 5246 6.2.3);
  * - before that, application_data is refused;
- * - empty handshake and alert records are refused (RFC 8446 5.1);
- * - a bounded number of records in a row that carry nothing (CCS, empty application data).
+ * - empty handshake and alert records are refused (RFC 8446 5.1, RFC 5246 6.2.1);
+ * - TLS 1.2 warning alerts other than close_notify are dropped (RFC 5246 7.2);
+ * - a bounded number of records in a row that carry nothing (CCS, empty application data,
+ *   TLS 1.2 warning alerts).
  *
  * An empty application_data record is handed to the reader like any other: the rules that
  * depend on the handshake's state (no application data before the server's Finished, none
  * inside a fragmented handshake message; RFC 8446 5.1) are the reader's, and hold for empty
- * records too. Only change_cipher_spec records are consumed here.
+ * records too. Only change_cipher_spec records (in TLS 1.3) and TLS 1.2 warning alerts are
+ * consumed here.
  */
 
 import { getLogger, isLogEnabled } from "../../log.ts";
-import { type AlertName, encodeAlert } from "../alert.ts";
-import { TAG_LENGTH } from "../cipher_suites.ts";
+import { Alert, AlertLevel, type AlertName, alertName, encodeAlert } from "../alert.ts";
 import { concatBytes } from "../codec.ts";
 import { messageOf, TlsError, TlsLocalError, TlsPeerMisbehavedError } from "../errors.ts";
 import {
@@ -26,14 +31,9 @@ import {
   encodePlaintextRecord,
   MAX_PLAINTEXT,
   type RawRecord,
-  RECORD_HEADER_LENGTH,
   RecordReader,
 } from "./record.ts";
-import {
-  type RecordDecrypter,
-  type RecordEncrypter,
-  writeCiphertextHeader,
-} from "./record_protection.ts";
+import type { RecordOpener, RecordSealer } from "./record_protection.ts";
 import { closeQuietly, type RawTransport, writeAll } from "../transport.ts";
 
 /** A record's content after protection is removed; `content` belongs to the caller. */
@@ -44,8 +44,6 @@ export interface InboundRecord {
 
 /** Records in a row that carry no data before we call it a flood (RFC 8446 gives no limit). */
 const MAX_EMPTY_RECORDS = 32;
-/** Per-record overhead of application data: header, content type byte, AEAD tag. */
-const RECORD_OVERHEAD = RECORD_HEADER_LENGTH + 1 + TAG_LENGTH;
 /** How long a best-effort alert may take before the socket is closed anyway. */
 const ALERT_TIMEOUT_MS = 1_000;
 
@@ -61,9 +59,11 @@ const CONTENT_NAMES: Record<number, string> = {
 export class RecordLayer {
   readonly transport: RawTransport;
   readonly #reader: RecordReader;
-  #decrypter: RecordDecrypter | undefined;
-  #encrypter: RecordEncrypter | undefined;
+  #decrypter: RecordOpener | undefined;
+  #encrypter: RecordSealer | undefined;
   #ccsAllowed = true;
+  /** TLS 1.2 rules (set once the ServerHello chose TLS 1.2). */
+  #tls12 = false;
   #emptyInARow = 0;
   #writeChain: Promise<void> = Promise.resolve();
   #closed = false;
@@ -73,7 +73,7 @@ export class RecordLayer {
     this.#reader = new RecordReader(transport, readTimeoutMs);
   }
 
-  get encrypter(): RecordEncrypter | undefined {
+  get encrypter(): RecordSealer | undefined {
     return this.#encrypter;
   }
 
@@ -85,9 +85,19 @@ export class RecordLayer {
    * Installs new read keys (server handshake keys, application keys, KeyUpdate) and disposes
    * of the old ones: records are opened synchronously, so none is still using them.
    */
-  setDecrypter(d: RecordDecrypter): void {
+  setDecrypter(d: RecordOpener): void {
     if (this.#decrypter !== d) this.#decrypter?.dispose();
     this.#decrypter = d;
+    // TLS 1.2 protects handshake and alert records under their own type (RFC 5246 6.2.3).
+    if (!d.hidesContentType) this.#reader.ciphertextForAllTypes = true;
+  }
+
+  /**
+   * The ServerHello chose TLS 1.2: change_cipher_spec is delivered to the handshake (it says
+   * when the server's keys start, RFC 5246 7.1) and warning alerts are dropped (7.2).
+   */
+  useTls12(): void {
+    this.#tls12 = true;
   }
 
   /**
@@ -95,7 +105,7 @@ export class RecordLayer {
    * keys are in use: every earlier write task, and so every record sealed with the old keys
    * (WebCrypto's included), has then finished.
    */
-  setEncrypter(e: RecordEncrypter): void {
+  setEncrypter(e: RecordSealer): void {
     if (this.#encrypter !== e) this.#encrypter?.dispose();
     this.#encrypter = e;
   }
@@ -121,8 +131,9 @@ export class RecordLayer {
 
   /**
    * The next record if one is already buffered (decrypted now, synchronously), else undefined:
-   * then `read()` waits for more bytes. change_cipher_spec records are consumed and counted on
-   * the way; an empty application_data record is returned (and counted), its content empty.
+   * then `read()` waits for more bytes. change_cipher_spec records (TLS 1.3) and TLS 1.2
+   * warning alerts are consumed and counted on the way; an empty application_data record is
+   * returned (and counted), its content empty.
    */
   readBuffered(): InboundRecord | undefined {
     for (;;) {
@@ -133,17 +144,21 @@ export class RecordLayer {
     }
   }
 
-  /** Checks one record against the rules above and opens it; undefined for change_cipher_spec. */
+  /**
+   * Checks one record against the rules above and opens it; undefined for a change_cipher_spec
+   * (TLS 1.3) or a TLS 1.2 warning alert.
+   */
   #accept(raw: RawRecord): InboundRecord | undefined {
     if (raw.type === ContentType.change_cipher_spec) {
       this.#checkCcs(raw.fragment);
+      if (this.#tls12) return { type: raw.type, content: raw.fragment.slice() };
       this.#countEmpty();
       return undefined;
     }
     let type = raw.type;
     let content = raw.fragment;
     if (this.#decrypter) {
-      if (type !== ContentType.application_data) {
+      if (this.#decrypter.hidesContentType && type !== ContentType.application_data) {
         throw new TlsPeerMisbehavedError(
           `Server sent an unencrypted ${CONTENT_NAMES[type]} record after encryption started`,
           "unexpected_message",
@@ -181,6 +196,11 @@ export class RecordLayer {
       this.#countEmpty();
       return { type, content };
     }
+    if (this.#tls12 && type === ContentType.alert && this.#isWarning(content)) {
+      log.debug("TLS 1.2 warning alert ignored", { alert: alertName(content[1]) });
+      this.#countEmpty();
+      return undefined;
+    }
     this.#emptyInARow = 0;
     if (isLogEnabled("trace")) {
       log.trace("record in", { type: CONTENT_NAMES[type], bytes: content.length });
@@ -188,7 +208,20 @@ export class RecordLayer {
     return { type, content };
   }
 
+  /** A TLS 1.2 warning-level alert other than close_notify (RFC 5246 7.2). */
+  #isWarning(content: Uint8Array): boolean {
+    return content.length === 2 && content[0] === AlertLevel.warning &&
+      content[1] !== Alert.close_notify;
+  }
+
   #checkCcs(fragment: Uint8Array): void {
+    if (this.#tls12 && this.#decrypter) {
+      // RFC 5246 7.1: one change_cipher_spec per handshake; another one means renegotiation.
+      throw new TlsPeerMisbehavedError(
+        "Server sent change_cipher_spec after its keys were in use",
+        "unexpected_message",
+      );
+    }
     if (!this.#ccsAllowed) {
       throw new TlsPeerMisbehavedError(
         "Server sent change_cipher_spec after its Finished message",
@@ -262,20 +295,19 @@ export class RecordLayer {
 
   /**
    * Packs `chunks` (`total` bytes of application data) into as few records as possible, each
-   * built in place in one output buffer (header, data, content type) and encrypted there; call
-   * inside `enqueueWrite`. Returns the bytes to write.
+   * built in place in one output buffer (the encrypter frames it: header, nonce, content type)
+   * and encrypted there; call inside `enqueueWrite`. Returns the bytes to write.
    */
   async encodeApplicationData(chunks: readonly Uint8Array[], total: number): Promise<Uint8Array> {
     const encrypter = this.#encrypter!;
     let pending: Promise<void>[] | undefined;
     const records = Math.ceil(total / MAX_PLAINTEXT);
-    const out = new Uint8Array(total + records * RECORD_OVERHEAD);
+    const out = new Uint8Array(total + records * encrypter.recordOverhead);
     let ci = 0, co = 0, at = 0;
     for (let left = total; left > 0;) {
       const n = Math.min(left, MAX_PLAINTEXT);
-      const headerAt = at;
-      writeCiphertextHeader(out, headerAt, n + 1 + TAG_LENGTH);
-      at += RECORD_HEADER_LENGTH;
+      const recordAt = at;
+      at += encrypter.contentOffset;
       for (let need = n; need > 0;) {
         const c = chunks[ci];
         const take = Math.min(need, c.length - co);
@@ -288,10 +320,9 @@ export class RecordLayer {
           co = 0;
         }
       }
-      out[at++] = ContentType.application_data;
-      const sealing = encrypter.sealBulk(out, headerAt, n + 1);
+      const sealing = encrypter.sealApplicationData(out, recordAt, n);
       if (sealing) (pending ??= []).push(sealing);
-      at += TAG_LENGTH;
+      at = recordAt + n + encrypter.recordOverhead;
       left -= n;
     }
     if (pending) await Promise.all(pending);

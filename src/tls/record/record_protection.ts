@@ -25,8 +25,45 @@ export const WEBCRYPTO_FROM = 8192;
 /** Sequence numbers are 64-bit; we stop well before a JS number loses precision. */
 const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 
+/**
+ * Outgoing protection as the record layer uses it, whichever the version: TLS 1.3 here, TLS
+ * 1.2 in record_protection12.ts.
+ */
+export interface RecordSealer {
+  /** Records protected so far with these keys. */
+  readonly sequence: number;
+  /** "libcrypto" or "node:crypto". */
+  readonly backend: string;
+  /** Bytes an application_data record adds to its content (header, nonce, type, tag). */
+  readonly recordOverhead: number;
+  /** Where the content of an application_data record starts, from the record's first byte. */
+  readonly contentOffset: number;
+  /** One whole record of `type` carrying `content` (at most 2^14 bytes). */
+  sealRecord(type: number, content: Uint8Array): Uint8Array;
+  /**
+   * Protects the application_data record that starts at `buf[at]`, whose `length` bytes of
+   * content the caller put at `at + contentOffset`, with room for `recordOverhead` bytes in
+   * all: header and trailer are written here. A promise when the ciphertext comes later
+   * (WebCrypto), then `buf` must not change until it settles; the sequence number is taken now.
+   */
+  sealApplicationData(buf: Uint8Array, at: number, length: number): Promise<void> | undefined;
+  dispose(): void;
+}
+
+/** Incoming protection as the record layer uses it. */
+export interface RecordOpener {
+  /**
+   * True in TLS 1.3, where every protected record is application_data outside and its real
+   * type is inside; false in TLS 1.2, where the header carries the real type.
+   */
+  readonly hidesContentType: boolean;
+  /** Removes protection from one record (header and body as received). */
+  open(header: Uint8Array, body: Uint8Array): OpenedRecord;
+  dispose(): void;
+}
+
 /** Base: per-direction keys and sequence number. */
-abstract class RecordCipher {
+export abstract class RecordCipher {
   #seq = 0;
   readonly #iv: Uint8Array;
   /** The nonce buffer, rewritten for each record: the AEAD copies it when a record starts. */
@@ -101,8 +138,12 @@ function withTrafficKeys<T>(secret: AnyTrafficSecret, use: (keys: TrafficKeys) =
   }
 }
 
-/** Protects outgoing records of one direction. */
-export class RecordEncrypter extends RecordCipher {
+/** Protects outgoing records of one direction (TLS 1.3). */
+export class RecordEncrypter extends RecordCipher implements RecordSealer {
+  /** Header, the content type byte of TLSInnerPlaintext and the tag. */
+  readonly recordOverhead = RECORD_HEADER_LENGTH + 1 + TAG_LENGTH;
+  readonly contentOffset = RECORD_HEADER_LENGTH;
+
   /** The keys of `secret`; the key bytes derived for it are wiped once the AEAD has them. */
   static create(secret: AnyTrafficSecret, backend?: AeadBackend): RecordEncrypter {
     return withTrafficKeys(secret, (keys) => RecordEncrypter.fromKeys(secret.suite, keys, backend));
@@ -151,6 +192,13 @@ export class RecordEncrypter extends RecordCipher {
     return sealWebCrypto(this.nextNonce(), aad, buf, bodyAt, innerLength);
   }
 
+  /** See RecordSealer: TLSInnerPlaintext is the content and the type byte, without padding. */
+  sealApplicationData(buf: Uint8Array, at: number, length: number): Promise<void> | undefined {
+    writeCiphertextHeader(buf, at, length + 1 + TAG_LENGTH);
+    buf[at + RECORD_HEADER_LENGTH + length] = ContentType.application_data;
+    return this.sealBulk(buf, at, length + 1);
+  }
+
   /**
    * Encrypts one TLSInnerPlaintext built by the caller and returns the record body (ciphertext
    * and tag). `header` must hold the record header of length inner.length + 16.
@@ -181,8 +229,10 @@ export interface OpenedRecord {
   readonly content: Uint8Array;
 }
 
-/** Removes protection from incoming records of one direction. */
-export class RecordDecrypter extends RecordCipher {
+/** Removes protection from incoming records of one direction (TLS 1.3). */
+export class RecordDecrypter extends RecordCipher implements RecordOpener {
+  readonly hidesContentType = true;
+
   /** The keys of `secret`; the key bytes derived for it are wiped once the AEAD has them. */
   static create(secret: AnyTrafficSecret, backend?: AeadBackend): RecordDecrypter {
     return withTrafficKeys(secret, (keys) => RecordDecrypter.fromKeys(secret.suite, keys, backend));
