@@ -1,6 +1,8 @@
 /**
  * TLS alerts (RFC 8446 section 6). In TLS 1.3 every alert except close_notify and
- * user_canceled is fatal; the level byte carries no meaning and is ignored on receipt.
+ * user_canceled is fatal; the level byte carries no meaning and is ignored on receipt. TLS 1.2
+ * (RFC 5246 7.2) has warning alerts, which the record layer drops; we send one warning of our
+ * own there, no_renegotiation.
  */
 
 export const AlertLevel = {
@@ -30,6 +32,7 @@ export const Alert = {
   internal_error: 80,
   inappropriate_fallback: 86,
   user_canceled: 90,
+  no_renegotiation: 100,
   missing_extension: 109,
   unsupported_extension: 110,
   unrecognized_name: 112,
@@ -55,9 +58,12 @@ export function isAlertName(name: string): name is AlertName {
   return Object.hasOwn(Alert, name);
 }
 
-/** The two-byte Alert body (RFC 8446 section 6). close_notify goes out as a warning. */
+/**
+ * The two-byte Alert body (RFC 8446 section 6). close_notify, user_canceled and (TLS 1.2,
+ * RFC 5246 7.2.2) no_renegotiation go out as warnings.
+ */
 export function encodeAlert(name: AlertName): Uint8Array {
-  const level = name === "close_notify" || name === "user_canceled"
+  const level = name === "close_notify" || name === "user_canceled" || name === "no_renegotiation"
     ? AlertLevel.warning
     : AlertLevel.fatal;
   return new Uint8Array([level, Alert[name]]);

@@ -7,7 +7,12 @@
 import { HSM_TIMEOUT_MS } from "../timeouts.ts";
 import { getLogger } from "../log.ts";
 import { parseServerName, TrustStore } from "../x509/mod.ts";
-import { checkCipherSuites, cipherSuiteName, DEFAULT_CIPHER_SUITES } from "./cipher_suites.ts";
+import {
+  checkCipherSuites,
+  cipherSuiteInfo,
+  cipherSuiteName,
+  DEFAULT_CIPHER_SUITES,
+} from "./cipher_suites.ts";
 import { asTlsError, TlsLocalError, TlsTimeoutError } from "./errors.ts";
 import { connectTcp, TlsConnectionImpl } from "./connection.ts";
 import { ClientHandshake, type HandshakeConfig, type HandshakeOutcome } from "./handshake/mod.ts";
@@ -19,13 +24,14 @@ import { systemRandom } from "./random.ts";
 import { RecordLayer } from "./record/mod.ts";
 import { x509ChainVerifier } from "./handshake/mod.ts";
 import { closeQuietly, type RawTransport } from "./transport.ts";
+import { Tls12Session } from "./tls12_session.ts";
 
 const log = getLogger("tls");
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = HSM_TIMEOUT_MS;
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
 
-/** Connects over TCP and runs the TLS 1.3 handshake. */
+/** Connects over TCP and runs the handshake (TLS 1.3, or TLS 1.2 unless minVersion says no). */
 export async function connectTls(options: TlsClientOptions): Promise<TlsConnection> {
   const config = resolveConfig(options);
   checkPort(options.port);
@@ -45,7 +51,7 @@ export async function connectTls(options: TlsClientOptions): Promise<TlsConnecti
   });
 }
 
-/** Runs the TLS 1.3 handshake over a transport the caller has opened (tests, proxies). */
+/** Runs the handshake over a transport the caller has opened (tests, proxies). */
 export async function startTls(
   transport: RawTransport,
   options: Omit<TlsClientOptions, "port"> & { port?: number },
@@ -98,6 +104,11 @@ export function resolveConfig(options: Omit<TlsClientOptions, "port">): Handshak
       throw new RangeError(`Invalid ${name} ${v}: expected a positive number of milliseconds`);
     }
   }
+  const minVersion = options.minVersion ?? "TLSv1.2";
+  if (minVersion !== "TLSv1.2" && minVersion !== "TLSv1.3") {
+    throw new RangeError(`Invalid minVersion "${minVersion}": expected "TLSv1.2" or "TLSv1.3"`);
+  }
+  const allowTls12 = minVersion === "TLSv1.2";
   return {
     serverName,
     // RFC 6066 3: no IP literals in SNI.
@@ -105,12 +116,24 @@ export function resolveConfig(options: Omit<TlsClientOptions, "port">): Handshak
     trustStore: options.trustStore,
     clientAuth: options.clientAuth,
     alpn: options.alpn,
-    cipherSuites: checkCipherSuites(options.cipherSuites ?? DEFAULT_CIPHER_SUITES),
+    cipherSuites: offeredSuites(options.cipherSuites ?? DEFAULT_CIPHER_SUITES, allowTls12),
     groups: checkGroups(options.groups ?? DEFAULT_GROUPS),
+    allowTls12,
     random: options.random ?? systemRandom,
     verifyChain: x509ChainVerifier,
     now: undefined,
   };
+}
+
+/** The suites to offer: checked, and only TLS 1.3 ones when TLS 1.2 is not allowed. */
+function offeredSuites(codes: readonly number[], allowTls12: boolean): readonly number[] {
+  const suites = checkCipherSuites(codes);
+  if (allowTls12) return suites;
+  const tls13 = suites.filter((c) => cipherSuiteInfo(c)!.version === "TLSv1.3");
+  if (tls13.length === 0) {
+    throw new RangeError("Invalid cipherSuites: no TLS 1.3 suite, and minVersion is TLSv1.3");
+  }
+  return tls13;
 }
 
 function checkPort(port: number): void {
@@ -216,15 +239,12 @@ async function runHandshake(
   });
   log.debug("TLS handshake complete", {
     server: config.serverName,
+    version: info.version,
     suite: info.suite,
     group: info.group,
     hrr: info.hrr,
   });
-  return new TlsConnectionImpl(
-    layer,
-    { client: outcome.clientSecret, server: outcome.serverSecret },
-    info,
-  );
+  return new TlsConnectionImpl(layer, outcome.secrets ?? new Tls12Session(outcome.suite), info);
 }
 
 function describe(
@@ -233,20 +253,21 @@ function describe(
   t: { tcpMs: number | undefined; remoteAddress: string | undefined; handshakeMs: number },
 ): HandshakeInfo {
   return {
-    version: "TLSv1.3",
+    version: o.version,
+    extendedMasterSecret: o.version === "TLSv1.2" ? true : undefined,
     suite: cipherSuiteName(o.suite.code),
     suiteCode: o.suite.code,
     group: groupName(o.group),
     groupCode: o.group,
     hrr: o.hrr,
-    alpn: o.flight.alpn,
+    alpn: o.alpn,
     serverName: config.serverName,
     sni: config.sni,
-    serverSubject: o.flight.server.subject,
-    serverChain: o.flight.chain,
-    serverSignatureScheme: schemeName(o.flight.serverScheme),
-    serverSignatureSchemeCode: o.flight.serverScheme,
-    clientCertificateRequested: o.flight.certificateRequest !== undefined,
+    serverSubject: o.server.subject,
+    serverChain: o.chain,
+    serverSignatureScheme: schemeName(o.serverScheme),
+    serverSignatureSchemeCode: o.serverScheme,
+    clientCertificateRequested: o.clientCertificateRequested,
     clientSignatureScheme: o.clientSignatureScheme === undefined
       ? undefined
       : schemeName(o.clientSignatureScheme),
@@ -256,7 +277,7 @@ function describe(
     timings: {
       tcpMs: t.tcpMs,
       handshakeMs: t.handshakeMs,
-      serverAuthMs: o.flight.serverAuthMs,
+      serverAuthMs: o.serverAuthMs,
       signatureMs: o.signatureMs,
     },
   };

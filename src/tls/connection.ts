@@ -1,6 +1,7 @@
 /**
  * An established TLS 1.3 connection (RFC 8446 section 4.6, 5, 6): application data both ways,
- * post-handshake messages, KeyUpdate, close_notify and fatal errors.
+ * post-handshake messages, KeyUpdate, close_notify and fatal errors. A TLS 1.2 connection
+ * differs only after the handshake, as tls12_session.ts says (no KeyUpdate, no renegotiation).
  *
  * Writes: `write()` only queues a reference. The first write of a tick queues one flush task on
  * the record layer's write queue; when it runs, it takes everything queued so far and packs it
@@ -45,6 +46,8 @@ import type { HandshakeInfo, TlsConnection } from "./options.ts";
 import { ContentType, MAX_PLAINTEXT } from "./record/mod.ts";
 import type { InboundRecord, RecordLayer } from "./record/mod.ts";
 import { RecordDecrypter, RecordEncrypter } from "./record/mod.ts";
+import { Tls12Session } from "./tls12_session.ts";
+import { withWithheldCertificate } from "./handshake/mod.ts";
 
 const log = getLogger("tls");
 
@@ -59,12 +62,18 @@ const CLOSE_TIMEOUT_MS = 5_000;
 /** What #readOne returns for a NewSessionTicket when asked to stop there. */
 const TICKET = Symbol("NewSessionTicket");
 
+/** What the connection keeps of the handshake: TLS 1.3 application secrets, or TLS 1.2 rules. */
+export type SessionKeys =
+  | { readonly client: ApplicationTrafficSecret; readonly server: ApplicationTrafficSecret }
+  | Tls12Session;
+
 export class TlsConnectionImpl implements TlsConnection {
   readonly info: HandshakeInfo;
   readonly closed: Promise<void>;
   readonly #layer: RecordLayer;
-  #clientSecret: ApplicationTrafficSecret;
-  #serverSecret: ApplicationTrafficSecret;
+  #clientSecret!: ApplicationTrafficSecret;
+  #serverSecret!: ApplicationTrafficSecret;
+  readonly #tls12: Tls12Session | undefined;
   readonly #messages = new HandshakeReassembler(postHandshakeLimit);
   #reads: Promise<unknown> = Promise.resolve();
   /** Reads queued on #reads and not settled yet. */
@@ -83,14 +92,10 @@ export class TlsConnectionImpl implements TlsConnection {
   /** Data read by awaitAcceptance(), handed out by the next read(). */
   readonly #stash: Uint8Array[] = [];
 
-  constructor(
-    layer: RecordLayer,
-    secrets: { client: ApplicationTrafficSecret; server: ApplicationTrafficSecret },
-    info: HandshakeInfo,
-  ) {
+  constructor(layer: RecordLayer, keys: SessionKeys, info: HandshakeInfo) {
     this.#layer = layer;
-    this.#clientSecret = secrets.client;
-    this.#serverSecret = secrets.server;
+    if (keys instanceof Tls12Session) this.#tls12 = keys;
+    else [this.#clientSecret, this.#serverSecret] = [keys.client, keys.server];
     this.info = info;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
   }
@@ -125,6 +130,7 @@ export class TlsConnectionImpl implements TlsConnection {
 
   /** See TlsConnection.awaitAcceptance: data that comes first is kept for read(). */
   awaitAcceptance(timeoutMs: number): Promise<"accepted" | "closed" | "silent"> {
+    if (this.#tls12) return Promise.resolve("accepted"); // judged before its Finished
     const verdict = this.#queueRead(async () => {
       if (this.#stash.length) return "accepted" as const;
       const got = await this.#readOne(true);
@@ -210,7 +216,8 @@ export class TlsConnectionImpl implements TlsConnection {
   /** An alert or a post-handshake record: null at a closure alert, TICKET for a ticket. */
   #control(record: InboundRecord): null | typeof TICKET | undefined {
     if (record.type === ContentType.alert) {
-      const err = receivedAlertError(record.content, "after the handshake");
+      const err = this.#tls12?.alertError(record.content) ??
+        receivedAlertError(record.content, "after the handshake");
       // RFC 8446 6.1: close_notify and user_canceled are the closure alerts; whatever
       // follows them is ignored.
       if (
@@ -220,7 +227,8 @@ export class TlsConnectionImpl implements TlsConnection {
         this.#readEnded = true;
         return null;
       }
-      throw this.#withWithheldCertificate(err);
+      // After an empty Certificate our key could not avoid, the refusal says why we sent none.
+      throw withWithheldCertificate(err, this.info.clientCertificateWithheld);
     }
     this.#messages.push(record.content);
     let ticket = false;
@@ -228,19 +236,6 @@ export class TlsConnectionImpl implements TlsConnection {
       ticket = this.#postHandshake(m) || ticket;
     }
     return ticket ? TICKET : undefined;
-  }
-
-  /**
-   * A server's refusal after an empty Certificate that our key could not avoid (client_auth.ts):
-   * the error says why we sent none, with both scheme lists.
-   */
-  #withWithheldCertificate(err: TlsError): TlsError {
-    const withheld = this.info.clientCertificateWithheld;
-    if (!withheld || !(err instanceof TlsAlertReceivedError)) return err;
-    return new TlsAlertReceivedError(
-      `${err.message}; we sent no client certificate because ${withheld}`,
-      err.alertCode,
-    );
   }
 
   /** A read failed: the end of the stream once we are closing, else a fatal error (thrown). */
@@ -255,6 +250,12 @@ export class TlsConnectionImpl implements TlsConnection {
 
   /** Handles one post-handshake message (RFC 8446 4.6); true for a NewSessionTicket. */
   #postHandshake(m: HandshakeMessage): boolean {
+    const reply = this.#tls12?.handshakeMessage(m);
+    if (reply) {
+      const send = () => this.#layer.encodeRecords(ContentType.alert, encodeAlert(reply));
+      this.#layer.enqueueWrite(() => this.#layer.writeBytes(send())).catch((e) => this.#fail(e));
+    }
+    if (this.#tls12) return false;
     if (m.type === HandshakeType.new_session_ticket) {
       decodeNewSessionTicket(m.body); // well-formed, then dropped: we never resume
       return true;
@@ -295,7 +296,8 @@ export class TlsConnectionImpl implements TlsConnection {
   }
 
   updateKeys(requestPeerUpdate = false): Promise<void> {
-    const problem = this.#writeProblem();
+    const problem = this.#writeProblem() ??
+      (this.#tls12 && new TlsLocalError("Cannot update keys: TLS 1.2 has no KeyUpdate", undefined));
     if (problem) return Promise.reject(problem);
     return this.#sendKeyUpdate(requestPeerUpdate).catch((err) => {
       throw this.#fail(err);
@@ -334,9 +336,9 @@ export class TlsConnectionImpl implements TlsConnection {
     this.#pendingBytes = 0;
     this.#batch = undefined;
     const records = Math.ceil(total / MAX_PLAINTEXT);
-    if (this.#layer.encrypter!.sequence + records >= KEY_UPDATE_AFTER_RECORDS) {
-      await this.#keyUpdateNow(false);
-    }
+    const sequence = this.#layer.encrypter!.sequence;
+    if (this.#tls12) this.#tls12.checkRecords(sequence, records);
+    else if (sequence + records >= KEY_UPDATE_AFTER_RECORDS) await this.#keyUpdateNow(false);
     await this.#layer.writeBytes(await this.#layer.encodeApplicationData(chunks, total));
   }
 

@@ -5,7 +5,7 @@
  * |-----------------------------|---------------------|-------------------------------------------|
  * | TlsDecodeError              | peer sent garbage   | a length field points past the message    |
  * | TlsPeerMisbehavedError      | peer broke the rules| a second HelloRetryRequest, bad Finished  |
- * | TlsPeerIncompatibleError    | no common ground    | TLS 1.2-only server, no common suite      |
+ * | TlsPeerIncompatibleError    | no common ground    | TLS 1.1 server, no EMS, no common suite   |
  * | TlsCertificateError         | peer's certificate  | unknown CA, expired, wrong host name      |
  * | TlsAlertReceivedError       | peer gave up        | server sent "bad_certificate"             |
  * | TlsTimeoutError             | nobody (slowness)   | handshake took longer than its timeout    |
@@ -166,9 +166,13 @@ export function asTlsError(err: unknown, what: string): TlsError {
 /**
  * The error for an Alert record received from the server (RFC 8446 section 6). `during` says
  * what we were doing (`while waiting for ServerHello`); a hint is added where the alert has a
- * usual cause.
+ * usual cause, unless the caller knows better (`hint`; "" for none).
  */
-export function receivedAlertError(content: Uint8Array, during: string): TlsError {
+export function receivedAlertError(
+  content: Uint8Array,
+  during: string,
+  hint?: string,
+): TlsError {
   if (content.length !== 2) {
     return new TlsDecodeError(`Cannot decode alert: ${content.length} bytes, expected 2`);
   }
@@ -177,15 +181,15 @@ export function receivedAlertError(content: Uint8Array, during: string): TlsErro
     return new TlsAlertReceivedError(`Server closed the connection (close_notify) ${during}`, code);
   }
   const name = alertName(code);
-  const hint = ALERT_HINTS[name];
+  const why = hint ?? ALERT_HINTS[name];
   return new TlsAlertReceivedError(
-    `Server sent alert "${name}" ${during}${hint ? `: ${hint}` : ""}`,
+    `Server sent alert "${name}" ${during}${why ? `: ${why}` : ""}`,
     code,
   );
 }
 
 const ALERT_HINTS: Record<string, string> = {
-  protocol_version: "the server does not speak TLS 1.3",
+  protocol_version: "the server speaks none of the TLS versions we offered",
   handshake_failure:
     "the server found no common cipher suite, group or signature scheme, or refused our certificate",
   insufficient_security: "the server wants stronger parameters than we offered",

@@ -1,6 +1,7 @@
 /**
- * TLS 1.3 client whose CertificateVerify is signed through the `SigningKey` seam, so a
- * PKCS#11 token key can authenticate the device. RFC 8446 only, client side only.
+ * TLS client whose CertificateVerify is signed through the `SigningKey` seam, so a PKCS#11
+ * token key can authenticate the device. TLS 1.3 (RFC 8446), and TLS 1.2 (RFC 5246) for servers
+ * that have no TLS 1.3, limited to what rustls allows there; client side only.
  */
 export { connectTls, startTls } from "./client.ts";
 export type {
@@ -24,5 +25,10 @@ export {
   TlsTimeoutError,
 } from "./errors.ts";
 export { Alert, type AlertName, alertName } from "./alert.ts";
-export { CipherSuite, cipherSuiteName } from "./cipher_suites.ts";
+export {
+  CipherSuite,
+  cipherSuiteName,
+  Tls12CipherSuite,
+  type TlsVersion,
+} from "./cipher_suites.ts";
 export { groupName, NamedGroup } from "./handshake/mod.ts";

@@ -4,6 +4,7 @@
 
 import type { SigningKey } from "../keys/mod.ts";
 import type { TrustStore } from "../x509/mod.ts";
+import type { TlsVersion } from "./cipher_suites.ts";
 import type { RandomSource } from "./random.ts";
 
 export interface TlsClientOptions {
@@ -16,11 +17,16 @@ export interface TlsClientOptions {
   /** Client certificate (DER, leaf first) and the key that signs the handshake. */
   clientAuth?: { certificateChain: Uint8Array[]; key: SigningKey };
   alpn?: string[];
+  /**
+   * The oldest version to accept: "TLSv1.2" (the default) offers TLS 1.3 and TLS 1.2 in one
+   * ClientHello, TLS 1.3 preferred; "TLSv1.3" offers TLS 1.3 only.
+   */
+  minVersion?: TlsVersion;
   /** Whole connect + handshake, default 60 000 ms (token signatures can take seconds). */
   handshakeTimeoutMs?: number;
   /** A record that stops arriving part way through, default 30 000 ms. */
   readTimeoutMs?: number;
-  /** For tests: restrict or reorder the cipher suites (code points). */
+  /** For tests: restrict or reorder the cipher suites (code points, TLS 1.3 and 1.2 ones). */
   cipherSuites?: number[];
   /** For tests: restrict or reorder the groups; the first one gets the initial key share. */
   groups?: number[];
@@ -44,14 +50,19 @@ export interface HandshakeTimings {
 
 /** What was negotiated, for `check tls` and logs. */
 export interface HandshakeInfo {
-  readonly version: "TLSv1.3";
+  readonly version: TlsVersion;
+  /**
+   * TLS 1.2: true, the master secret is bound to the handshake (RFC 7627; a server without it
+   * is refused). Undefined for TLS 1.3, whose key schedule always binds the whole handshake.
+   */
+  readonly extendedMasterSecret: true | undefined;
   /** Cipher suite name, e.g. `TLS_AES_128_GCM_SHA256`, and its code point. */
   readonly suite: string;
   readonly suiteCode: number;
   /** Key exchange group name, e.g. `x25519`, and its code point. */
   readonly group: string;
   readonly groupCode: number;
-  /** Whether the server sent a HelloRetryRequest. */
+  /** Whether the server sent a HelloRetryRequest (TLS 1.3 only). */
   readonly hrr: boolean;
   readonly alpn: string | undefined;
   /** The name the certificate was checked against. */
@@ -62,7 +73,7 @@ export interface HandshakeInfo {
   readonly serverSubject: string;
   /** The server's chain as sent, DER, leaf first. */
   readonly serverChain: readonly Uint8Array[];
-  /** Scheme of the server's CertificateVerify (name and code). */
+  /** Scheme of the server's CertificateVerify, or TLS 1.2 ServerKeyExchange (name and code). */
   readonly serverSignatureScheme: string;
   readonly serverSignatureSchemeCode: number;
   /** Whether the server sent a CertificateRequest. */
@@ -93,11 +104,15 @@ export interface TlsConnection {
   close(): Promise<void>;
   /** Settles (always resolves) when the connection is gone: after close() or a fatal error. */
   readonly closed: Promise<void>;
-  /** Sends a KeyUpdate (RFC 8446 4.6.3), optionally asking the server to update too. */
+  /**
+   * Sends a KeyUpdate (RFC 8446 4.6.3), optionally asking the server to update too. TLS 1.2
+   * has none: rejects with a TlsLocalError (the connection stays up).
+   */
   updateKeys(requestPeerUpdate?: boolean): Promise<void>;
   /**
    * Waits up to `timeoutMs` for the server's first word after the handshake: TLS 1.3 servers
-   * refuse a client certificate only after our Finished. "accepted" on a NewSessionTicket or
+   * refuse a client certificate only after our Finished (a TLS 1.2 server before its own, so
+   * a TLS 1.2 connection answers "accepted" at once). "accepted" on a NewSessionTicket or
    * data (kept for read()), "closed" if the server ended the stream, "silent" if nothing came;
    * rejects with TlsAlertReceivedError (e.g. "certificate_required") when the server refused.
    */

@@ -85,23 +85,39 @@ Deno.test("a HelloRetryRequest for a group already shared or never offered is re
   }
 });
 
-Deno.test("a ServerHello from TLS 1.2 or below is a protocol_version error", async () => {
+Deno.test("a TLS 1.2 ServerHello is protocol_version when TLS 1.3 only is allowed, TLS 1.1 always", async () => {
+  // TLS 1.2 answers are taken when offered (tls12_refusals_test.ts, client_test.ts); here the
+  // connection was set to TLS 1.3 only.
   const tls12 = (sh: ServerHello) => ({ ...sh, extensions: [] });
   await refused({ tamper: { serverHello: tls12 } }, {
     cls: TlsPeerIncompatibleError,
     alert: "protocol_version",
-    message: /^Server server\.test does not speak TLS 1\.3: it answered with TLS 1\.2$/,
+    message:
+      /^Server server\.test does not speak TLS 1\.3: it answered with TLS 1\.2, and this connection allows TLS 1\.3 only$/,
+  }, { allowTls12: false, cipherSuites: [0x1301] });
+  const tls11 = (sh: ServerHello) => ({ ...sh, legacyVersion: 0x0302, extensions: [] });
+  await refused({ tamper: { serverHello: tls11 } }, {
+    cls: TlsPeerIncompatibleError,
+    alert: "protocol_version",
+    message: /^Server server\.test does not speak TLS 1\.3 or TLS 1\.2: it answered with TLS 1\.1$/,
   });
-  const downgraded = (sh: ServerHello) => {
-    const random = sh.random.slice();
-    random.set([0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x01], 24);
-    return { ...sh, random, extensions: [] };
-  };
-  await refused({ tamper: { serverHello: downgraded } }, {
-    cls: TlsPeerMisbehavedError,
-    alert: "illegal_parameter",
-    message: /downgrade sentinel/,
-  });
+});
+
+Deno.test("a ServerHello with a downgrade sentinel, or selecting TLS 1.2 in supported_versions, is illegal_parameter", async () => {
+  // RFC 8446 4.1.3: a TLS 1.3 server that answers TLS 1.2 marks its random; we offered TLS
+  // 1.3, so someone removed it on the way. Refused whether or not TLS 1.2 is allowed.
+  for (const [marker, allowTls12] of [[0x01, true], [0x00, true], [0x01, false]] as const) {
+    const downgraded = (sh: ServerHello) => {
+      const random = sh.random.slice();
+      random.set([0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, marker], 24);
+      return { ...sh, random, extensions: [] };
+    };
+    await refused({ tamper: { serverHello: downgraded } }, {
+      cls: TlsPeerMisbehavedError,
+      alert: "illegal_parameter",
+      message: /downgrade sentinel \(TLS 1\.[12]\): someone may be tampering with the connection/,
+    }, { allowTls12 });
+  }
   const selects12 = withExtensions((sh) => [sv(0x0303), ...sh.extensions.slice(1)]);
   await refused({ tamper: { serverHello: selects12 } }, {
     cls: TlsPeerMisbehavedError,

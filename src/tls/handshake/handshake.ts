@@ -4,6 +4,7 @@
  * ```
  *  1. sendClientHello        ClientHello (x25519 share only)          ->
  *  2. readServerHello                                          <- ServerHello | HelloRetryRequest
+ *     (TLS 1.2 chosen: tls12/ takes over, when TLS 1.2 was offered)
  *     (retry)                [CCS] ClientHello2 (new share, cookie)   ->
  *                                                              <- ServerHello
  *  3. acceptServerHello      handshake keys; CCS tolerated until server Finished
@@ -17,12 +18,14 @@
  * The token signs only after the server has been fully authenticated (its Finished checked).
  */
 
-import type { TrustStore } from "../../x509/mod.ts";
+import { Alert } from "../alert.ts";
 import type { CipherSuiteInfo } from "../cipher_suites.ts";
 import { concatBytes } from "../codec.ts";
 import { receivedAlertError, TlsPeerMisbehavedError } from "../errors.ts";
+import type { HandshakeConfig, HandshakeOutcome } from "./config.ts";
 import {
   checkServerHello,
+  negotiatedVersion,
   type OfferedHello,
   parseRetryRequest,
   type RetryRequest,
@@ -48,46 +51,12 @@ import {
 } from "../messages/mod.ts";
 import { ContentType } from "../record/mod.ts";
 import type { RecordLayer } from "../record/mod.ts";
-import type { RandomSource } from "../random.ts";
-import type { ChainVerifier } from "./server_auth.ts";
 import { buildClientHello, retryClientHello } from "./client_hello_builder.ts";
-import type { ClientAuth } from "./client_auth.ts";
 import { readServerFlight, type ServerFlight } from "./server_flight.ts";
 import { CCS_RECORD, sendClientFlight } from "./client_flight.ts";
 import { RecordDecrypter, RecordEncrypter } from "../record/mod.ts";
 import { Transcript } from "./transcript.ts";
-
-/** Everything the handshake needs, resolved from TlsClientOptions. */
-export interface HandshakeConfig {
-  /** Name checked against the certificate (DNS name or IP literal). */
-  readonly serverName: string;
-  /** The SNI host name; undefined for IP literals. */
-  readonly sni: string | undefined;
-  readonly trustStore: TrustStore;
-  readonly clientAuth: ClientAuth | undefined;
-  readonly alpn: readonly string[] | undefined;
-  readonly cipherSuites: readonly number[];
-  readonly groups: readonly number[];
-  readonly random: RandomSource;
-  readonly verifyChain: ChainVerifier;
-  readonly now: Date | undefined;
-  /** Test hook: rewrite a ClientHello before it is sent (to replay RFC 8448 traces). */
-  readonly shapeClientHello?: (ch: ClientHello, index: 1 | 2) => ClientHello;
-}
-
-/** What the handshake produced: negotiated parameters and the application secrets. */
-export interface HandshakeOutcome {
-  readonly suite: CipherSuiteInfo;
-  readonly group: number;
-  readonly hrr: boolean;
-  readonly flight: ServerFlight;
-  readonly clientSignatureScheme: number | undefined;
-  readonly signatureMs: number | undefined;
-  /** Why our key could not answer the CertificateRequest (an empty Certificate went out). */
-  readonly clientCertificateWithheld: string | undefined;
-  readonly clientSecret: ApplicationTrafficSecret;
-  readonly serverSecret: ApplicationTrafficSecret;
-}
+import { CHANGE_CIPHER_SPEC, Tls12Handshake } from "./tls12/mod.ts";
 
 export class ClientHandshake {
   readonly #layer: RecordLayer;
@@ -109,29 +78,55 @@ export class ClientHandshake {
   /** The handshake, step by step; each step is one flight or one change of keys. */
   async run(): Promise<HandshakeOutcome> {
     await this.#sendClientHello();
-    const hello = await this.#readServerHelloAfterAnyRetry();
+    const first = await this.#readServerHello();
+    const version = negotiatedVersion(
+      first.hello,
+      this.#config.allowTls12,
+      this.#config.serverName,
+    );
+    if (version === "TLSv1.2") return await this.#continueWithTls12(first);
+    const hello = await this.#afterAnyRetry(first);
     const keys = await this.#acceptServerHello(hello.hello, hello.message);
     const flight = await this.#readServerFlight(keys.serverSecret);
     const app = this.#startApplicationKeys(keys.handshakeSecret);
     const client = await this.#sendClientFlight(flight, keys.clientSecret, app.client);
     return {
+      version,
       suite: keys.suite,
       group: keys.group,
       hrr: this.#retry !== undefined,
-      flight,
+      alpn: flight.alpn,
+      chain: flight.chain,
+      server: flight.server,
+      serverScheme: flight.serverScheme,
+      serverAuthMs: flight.serverAuthMs,
+      clientCertificateRequested: flight.certificateRequest !== undefined,
       clientSignatureScheme: client.scheme,
       signatureMs: client.signatureMs,
       clientCertificateWithheld: client.withheld,
-      clientSecret: app.client,
-      serverSecret: app.server,
+      secrets: app,
     };
   }
 
+  /** The server chose TLS 1.2: tls12/ runs the rest on our records and transcript. */
+  #continueWithTls12(sh: { hello: ServerHello; message: HandshakeMessage }) {
+    const io = {
+      next: () => this.#nextItem(),
+      step: (description: string) => this.#step = description,
+      requireRecordBoundary: (after: string) => this.#requireRecordBoundary(after),
+      transcript: this.#transcript,
+    };
+    return new Tls12Handshake(this.#layer, this.#config, io).run(sh.hello, sh.message, {
+      clientRandom: this.#clientHello.random,
+      offered: this.#offered,
+    });
+  }
+
   /** ServerHello, answering at most one HelloRetryRequest first (RFC 8446 4.1.4). */
-  async #readServerHelloAfterAnyRetry(): Promise<
-    { hello: ServerHello; message: HandshakeMessage }
-  > {
-    let sh = await this.#readServerHello();
+  async #afterAnyRetry(
+    first: { hello: ServerHello; message: HandshakeMessage },
+  ): Promise<{ hello: ServerHello; message: HandshakeMessage }> {
+    let sh = first;
     if (isHelloRetryRequest(sh.hello)) {
       await this.#retryWith(sh.hello, sh.message);
       sh = await this.#readServerHello();
@@ -224,7 +219,7 @@ export class ClientHandshake {
 
   /** HelloRetryRequest (RFC 8446 4.1.4): new key share and/or cookie, transcript rewritten. */
   async #retryWith(hrr: ServerHello, message: HandshakeMessage): Promise<void> {
-    const suite = checkServerHello(hrr, this.#offered, this.#config.serverName);
+    const suite = checkServerHello(hrr, this.#offered);
     const retry = parseRetryRequest(
       hrr,
       suite,
@@ -260,7 +255,7 @@ export class ClientHandshake {
     clientSecret: HandshakeTrafficSecret;
     serverSecret: HandshakeTrafficSecret;
   }> {
-    const suite = checkServerHello(sh, this.#offered, this.#config.serverName);
+    const suite = checkServerHello(sh, this.#offered);
     const entry = serverKeyShare(sh, suite, this.#shares.map((s) => s.group), this.#retry);
     const share = this.#shares.find((s) => s.group === entry.group)!;
     const shared = await share.sharedSecret(entry.keyExchange);
@@ -284,6 +279,19 @@ export class ClientHandshake {
 
   /** The next handshake message, reading records as needed; alerts become errors. */
   async #nextMessage(): Promise<HandshakeMessage> {
+    const got = await this.#nextItem();
+    if (got === CHANGE_CIPHER_SPEC) {
+      // Only a TLS 1.2 record layer hands change_cipher_spec over; TLS 1.3 drops it.
+      throw new TlsPeerMisbehavedError(
+        `Server sent change_cipher_spec ${this.#step}`,
+        "unexpected_message",
+      );
+    }
+    return got;
+  }
+
+  /** The next handshake message or (TLS 1.2) change_cipher_spec. */
+  async #nextItem(): Promise<HandshakeMessage | typeof CHANGE_CIPHER_SPEC> {
     for (;;) {
       const m = this.#messages.next();
       if (m) return m;
@@ -296,8 +304,10 @@ export class ClientHandshake {
       }
       if (record.type === ContentType.handshake) {
         this.#messages.push(record.content);
+      } else if (record.type === ContentType.change_cipher_spec) {
+        return CHANGE_CIPHER_SPEC;
       } else if (record.type === ContentType.alert) {
-        throw receivedAlertError(record.content, this.#step);
+        throw receivedAlertError(record.content, this.#step, this.#alertHint(record.content));
       } else {
         // RFC 8446 5.1: no application data before the handshake is done, an empty record
         // included (it would otherwise slip in between the fragments of a message).
@@ -307,6 +317,14 @@ export class ClientHandshake {
         throw new TlsPeerMisbehavedError(`Server sent ${what} ${this.#step}`, "unexpected_message");
       }
     }
+  }
+
+  /** protocol_version during the handshake: say which versions we offered. */
+  #alertHint(alert: Uint8Array): string | undefined {
+    if (alert[1] !== Alert.protocol_version) return undefined;
+    return this.#config.allowTls12
+      ? "the server speaks neither TLS 1.3 nor TLS 1.2"
+      : "the server does not speak TLS 1.3, and this connection allows TLS 1.3 only";
   }
 
   #expect(m: HandshakeMessage, type: number): void {

@@ -18,7 +18,7 @@ import { parseCertificate, spkiOf, TrustStore } from "../../x509/mod.ts";
 import { cipherSuiteInfo } from "../cipher_suites.ts";
 import { bytesEqual, concatBytes, toHex } from "../codec.ts";
 import { startTlsWithConfig } from "../client.ts";
-import type { HandshakeConfig } from "./handshake.ts";
+import type { HandshakeConfig } from "./config.ts";
 import { EarlySecret } from "../key_schedule.ts";
 import { KeyShare } from "./key_share.ts";
 import {
@@ -94,6 +94,7 @@ function config(
     alpn: undefined,
     cipherSuites: [0x1301, 0x1303, 0x1302],
     groups: [0x001d, 0x0017, 0x0018],
+    allowTls12: false,
     random: fixedRandom(pool),
     verifyChain: leafOnlyVerifier(seen),
     now: new Date(Number(new TextDecoder().decode(v.CurrentTimestamp ?? new Uint8Array()))),

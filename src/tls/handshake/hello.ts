@@ -1,9 +1,15 @@
 /**
  * Checks on the server's first message, ServerHello or HelloRetryRequest (RFC 8446 4.1.3,
- * 4.1.4), as pure functions of what we sent.
+ * 4.1.4), as pure functions of what we sent: which version it chose, then (TLS 1.3) the rest.
+ * The TLS 1.2 ServerHello is checked in tls12/hello.ts.
  */
 
-import { type CipherSuiteInfo, cipherSuiteInfo, cipherSuiteName } from "../cipher_suites.ts";
+import {
+  type CipherSuiteInfo,
+  cipherSuiteInfo,
+  cipherSuiteName,
+  type TlsVersion,
+} from "../cipher_suites.ts";
 import { hex16 } from "../codec.ts";
 import { TlsPeerIncompatibleError, TlsPeerMisbehavedError } from "../errors.ts";
 import { groupName } from "./key_share.ts";
@@ -18,6 +24,7 @@ import {
   parseCookie,
   parseHrrKeyShare,
   parseSelectedVersion,
+  parseServerAlpn,
   parseServerKeyShare,
   type ServerHello,
   TLS12,
@@ -40,40 +47,56 @@ const VERSION_NAMES: Record<number, string> = {
   0x0304: "TLS 1.3",
 };
 
-function versionName(v: number): string {
+export function versionName(v: number): string {
   return VERSION_NAMES[v] ?? hex16(v);
 }
 
 /**
- * Checks the fields both message kinds share; returns the chosen suite. A ServerHello without
- * supported_versions negotiated TLS 1.2 or lower: protocol_version, unless its random carries a
- * downgrade sentinel, which means someone removed TLS 1.3 from our offer (illegal_parameter).
+ * The version the server's first message chose (RFC 8446 4.1.3, 4.2.1). With supported_versions
+ * it must be TLS 1.3 (TLS 1.2 there is illegal_parameter). Without, the server negotiated TLS
+ * 1.2 or lower: TLS 1.2 when we offered it; otherwise protocol_version. Either way a random
+ * that ends in a downgrade sentinel means a TLS 1.3 server saw no TLS 1.3 in our offer, so
+ * someone removed it (illegal_parameter).
  */
-export function checkServerHello(
+export function negotiatedVersion(
   sh: ServerHello,
-  offered: OfferedHello,
+  allowTls12: boolean,
   serverLabel: string,
-): CipherSuiteInfo {
-  const hrr = isHelloRetryRequest(sh);
-  const what = hrr ? "HelloRetryRequest" : "ServerHello";
+): TlsVersion {
   const sv = findExtension(sh.extensions, ExtensionType.supported_versions);
-  if (!sv) {
-    const sentinel = downgradeSentinel(sh.random);
-    if (sentinel) {
-      throw new TlsPeerMisbehavedError(
-        `Server ${serverLabel} answered with ${
-          versionName(sh.legacyVersion)
-        } and a downgrade sentinel (${sentinel}): someone may be tampering with the connection`,
-        "illegal_parameter",
-      );
-    }
-    throw new TlsPeerIncompatibleError(
-      `Server ${serverLabel} does not speak TLS 1.3: it answered with ${
+  if (sv) {
+    checkSelectedVersion(sv);
+    return "TLSv1.3";
+  }
+  const sentinel = downgradeSentinel(sh.random);
+  if (sentinel) {
+    throw new TlsPeerMisbehavedError(
+      `Server ${serverLabel} answered with ${
         versionName(sh.legacyVersion)
-      }`,
-      "protocol_version",
+      } and a downgrade sentinel (${sentinel}): someone may be tampering with the connection`,
+      "illegal_parameter",
     );
   }
+  if (sh.legacyVersion === TLS12 && allowTls12) return "TLSv1.2";
+  if (sh.legacyVersion > TLS12) {
+    throw new TlsPeerMisbehavedError(
+      `Server sent a ServerHello with legacy_version ${
+        hex16(sh.legacyVersion)
+      } and no supported_versions`,
+      "illegal_parameter",
+    );
+  }
+  throw new TlsPeerIncompatibleError(
+    `Server ${serverLabel} does not speak TLS 1.3${allowTls12 ? " or TLS 1.2" : ""}: ` +
+      `it answered with ${versionName(sh.legacyVersion)}${
+        sh.legacyVersion === TLS12 ? ", and this connection allows TLS 1.3 only" : ""
+      }`,
+    "protocol_version",
+  );
+}
+
+/** RFC 8446 4.2.1: the selected version must be TLS 1.3, the only one above TLS 1.2. */
+function checkSelectedVersion(sv: Extension): void {
   const selected = parseSelectedVersion(sv);
   if (selected !== TLS13) {
     throw new TlsPeerMisbehavedError(
@@ -81,6 +104,26 @@ export function checkServerHello(
       "illegal_parameter",
     );
   }
+}
+
+/**
+ * Checks the fields both TLS 1.3 message kinds share; returns the chosen suite. Called after
+ * negotiatedVersion() said TLS 1.3 for the first message; a second ServerHello (after a
+ * HelloRetryRequest) must keep TLS 1.3 (RFC 8446 4.1.4).
+ */
+export function checkServerHello(sh: ServerHello, offered: OfferedHello): CipherSuiteInfo {
+  const hrr = isHelloRetryRequest(sh);
+  const what = hrr ? "HelloRetryRequest" : "ServerHello";
+  const sv = findExtension(sh.extensions, ExtensionType.supported_versions);
+  if (!sv) {
+    throw new TlsPeerMisbehavedError(
+      `Server answered with ${
+        versionName(sh.legacyVersion)
+      } after its HelloRetryRequest chose TLS 1.3`,
+      "illegal_parameter",
+    );
+  }
+  checkSelectedVersion(sv);
   if (sh.legacyVersion !== TLS12) {
     throw new TlsPeerMisbehavedError(
       `Server sent a ${what} with legacy_version ${hex16(sh.legacyVersion)}, expected 0x0303`,
@@ -93,10 +136,10 @@ export function checkServerHello(
       "illegal_parameter",
     );
   }
-  const suite = cipherSuiteInfo(sh.cipherSuite);
-  if (!suite || !offered.cipherSuites.includes(sh.cipherSuite)) {
+  const suite = offeredSuite(sh, offered);
+  if (suite.version !== "TLSv1.3") {
     throw new TlsPeerMisbehavedError(
-      `Server chose cipher suite ${cipherSuiteName(sh.cipherSuite)}, which we did not offer`,
+      `Server chose ${suite.name}, a TLS 1.2 cipher suite, in a TLS 1.3 ${what}`,
       "illegal_parameter",
     );
   }
@@ -111,6 +154,38 @@ export function checkServerHello(
     : [ExtensionType.supported_versions, ExtensionType.key_share];
   checkExtensionsAllowed(sh.extensions, allowed, offered.extensionTypes, what, hrr);
   return suite;
+}
+
+/** The suite the server chose, which must be one we offered (RFC 8446 4.1.3, RFC 5246 7.4.1.3). */
+export function offeredSuite(sh: ServerHello, offered: OfferedHello): CipherSuiteInfo {
+  const suite = cipherSuiteInfo(sh.cipherSuite);
+  if (!suite || !offered.cipherSuites.includes(sh.cipherSuite)) {
+    throw new TlsPeerMisbehavedError(
+      `Server chose cipher suite ${cipherSuiteName(sh.cipherSuite)}, which we did not offer`,
+      "illegal_parameter",
+    );
+  }
+  return suite;
+}
+
+/**
+ * The ALPN protocol the server chose in `extensions` (EncryptedExtensions in TLS 1.3, the
+ * ServerHello in TLS 1.2), which must be one we offered (RFC 7301 3.2); undefined for none.
+ */
+export function chosenAlpn(
+  extensions: readonly Extension[],
+  offered: readonly string[] | undefined,
+): string | undefined {
+  const ext = findExtension(extensions, ExtensionType.application_layer_protocol_negotiation);
+  if (!ext) return undefined;
+  const chosen = parseServerAlpn(ext.data);
+  if (!offered?.includes(chosen)) {
+    throw new TlsPeerMisbehavedError(
+      `Server selected ALPN protocol "${chosen}", which we did not offer`,
+      "illegal_parameter",
+    );
+  }
+  return chosen;
 }
 
 /**

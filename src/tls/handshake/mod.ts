@@ -1,12 +1,15 @@
 /**
- * The TLS 1.3 client handshake (RFC 8446 section 4): ClientHello, the server's flight and its
- * authentication, the client's flight with the token-signed CertificateVerify, and the pieces
- * each step uses (key shares, transcript, signature checks).
+ * The client handshake: TLS 1.3 (RFC 8446 section 4): ClientHello, the server's flight and its
+ * authentication, the client's flight with the token-signed CertificateVerify; TLS 1.2 (tls12/)
+ * when the server answers with it; and the pieces each step uses (key shares, transcript,
+ * signature checks).
  */
-export { ClientHandshake, type HandshakeConfig, type HandshakeOutcome } from "./handshake.ts";
+export { ClientHandshake } from "./handshake.ts";
+export type { HandshakeConfig, HandshakeOutcome } from "./config.ts";
 export { buildClientHello } from "./client_hello_builder.ts";
 export { checkGroups, DEFAULT_GROUPS, groupName, KeyShare, NamedGroup } from "./key_share.ts";
 export { x509ChainVerifier } from "./server_auth.ts";
+export { withWithheldCertificate } from "./client_auth.ts";
 export {
   certificateVerifyContent,
   CLIENT_CONTEXT,

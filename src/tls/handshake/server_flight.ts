@@ -6,7 +6,7 @@
 
 import type { TrustStore } from "../../x509/mod.ts";
 import { TlsPeerMisbehavedError } from "../errors.ts";
-import { checkExtensionsAllowed, type OfferedHello } from "./hello.ts";
+import { checkExtensionsAllowed, chosenAlpn, type OfferedHello } from "./hello.ts";
 import type { HandshakeTrafficSecret } from "../key_schedule.ts";
 import {
   type CertificateRequest,
@@ -15,12 +15,12 @@ import {
   decodeCertificateVerify,
   decodeEncryptedExtensions,
   decodeFinished,
+  type Extension,
   ExtensionType,
   findExtension,
   type HandshakeMessage,
   HandshakeType,
   handshakeTypeName,
-  parseServerAlpn,
 } from "../messages/mod.ts";
 import {
   type ChainVerifier,
@@ -65,7 +65,7 @@ export async function readServerFlight(
 ): Promise<ServerFlight> {
   const t = io.transcript;
   // 1. EncryptedExtensions (4.3.1).
-  let m = expect(await io.next(), HandshakeType.encrypted_extensions, "EncryptedExtensions");
+  let m = expectMessage(await io.next(), HandshakeType.encrypted_extensions, "EncryptedExtensions");
   const alpn = encryptedExtensions(m, config, offered);
   t.add(m.raw);
   // 2. CertificateRequest, optional (4.3.2); its context must be empty during the handshake.
@@ -83,7 +83,7 @@ export async function readServerFlight(
     m = await io.next();
   }
   // 3. Certificate (4.4.2), checked by the x509 module.
-  expect(m, HandshakeType.certificate, "Certificate");
+  expectMessage(m, HandshakeType.certificate, "Certificate");
   const started = performance.now();
   const { chain, server } = await checkServerCertificate(
     decodeCertificate(m.body),
@@ -96,13 +96,13 @@ export async function readServerFlight(
   );
   t.add(m.raw);
   // 4. CertificateVerify (4.4.3) over the transcript through Certificate.
-  m = expect(await io.next(), HandshakeType.certificate_verify, "CertificateVerify");
+  m = expectMessage(await io.next(), HandshakeType.certificate_verify, "CertificateVerify");
   const cv = decodeCertificateVerify(m.body);
   await checkServerCertificateVerify(cv, SIGNATURE_SCHEMES, server, t.digest());
   t.add(m.raw);
   const serverAuthMs = performance.now() - started;
   // 5. Finished (4.4.4) over the transcript through CertificateVerify.
-  m = expect(await io.next(), HandshakeType.finished, "Finished");
+  m = expectMessage(await io.next(), HandshakeType.finished, "Finished");
   checkServerFinished(
     decodeFinished(m.body, serverSecret.suite.hashLength),
     serverSecret,
@@ -139,30 +139,23 @@ function encryptedExtensions(
     offered.extensionTypes,
     "EncryptedExtensions",
   );
-  const sni = findExtension(ee.extensions, ExtensionType.server_name);
+  checkServerNameEcho(ee.extensions, "EncryptedExtensions");
+  return chosenAlpn(ee.extensions, config.alpn);
+}
+
+/** RFC 6066 3: the server's server_name extension, when it sends one, is empty. */
+export function checkServerNameEcho(extensions: readonly Extension[], message: string): void {
+  const sni = findExtension(extensions, ExtensionType.server_name);
   if (sni && sni.data.length !== 0) {
-    // RFC 6066 3: the server's server_name extension is empty.
     throw new TlsPeerMisbehavedError(
-      "Server sent a non-empty server_name in EncryptedExtensions",
+      `Server sent a non-empty server_name in ${message}`,
       "decode_error",
     );
   }
-  const alpnExt = findExtension(
-    ee.extensions,
-    ExtensionType.application_layer_protocol_negotiation,
-  );
-  if (!alpnExt) return undefined;
-  const chosen = parseServerAlpn(alpnExt.data);
-  if (!config.alpn?.includes(chosen)) {
-    throw new TlsPeerMisbehavedError(
-      `Server selected ALPN protocol "${chosen}", which we did not offer`,
-      "illegal_parameter",
-    );
-  }
-  return chosen;
 }
 
-function expect(m: HandshakeMessage, type: number, what: string): HandshakeMessage {
+/** `m` if it is of `type`, else unexpected_message naming both. */
+export function expectMessage(m: HandshakeMessage, type: number, what: string): HandshakeMessage {
   if (m.type !== type) {
     throw new TlsPeerMisbehavedError(
       `Server sent ${handshakeTypeName(m.type)} where ${what} belongs`,

@@ -1,9 +1,17 @@
 /**
  * CertificateVerify signatures (RFC 8446 section 4.4.3): the signed content, the schemes we
- * offer, and verification of the server's signature with WebCrypto.
+ * offer, and verification of the server's signature with WebCrypto; and the TLS 1.2 server
+ * signature over its ECDHE parameters (RFC 5246 7.4.3, RFC 8422 5.4).
  */
 
-import { ecdsaCoordinateSize, ecdsaDerToRaw, schemeInfo, schemeName } from "../../keys/mod.ts";
+import {
+  ecdsaCoordinateSize,
+  ecdsaDerToRaw,
+  hashLength,
+  schemeInfo,
+  schemeName,
+} from "../../keys/mod.ts";
+import { publicKeyInfo, type SignatureAlgorithm, verifySpkiSignature } from "../../x509/mod.ts";
 import { TlsDecodeError, TlsPeerMisbehavedError } from "../errors.ts";
 import { messageOf } from "../errors.ts";
 
@@ -31,6 +39,13 @@ export const CERTIFICATE_SIGNATURE_SCHEMES: readonly number[] = [
   0x0501, // rsa_pkcs1_sha384
   0x0601, // rsa_pkcs1_sha512
 ];
+
+/**
+ * signature_algorithms when TLS 1.2 may be negotiated: a TLS 1.2 server may also sign its
+ * ServerKeyExchange with RSA PKCS#1 v1.5 (RFC 5246 7.4.1.4.1); RFC 8446 4.2.3 lets a TLS 1.3
+ * client list those for that purpose. Never SHA-1.
+ */
+export const TLS12_SIGNATURE_SCHEMES: readonly number[] = CERTIFICATE_SIGNATURE_SCHEMES;
 
 const te = new TextEncoder();
 export const SERVER_CONTEXT = "TLS 1.3, server CertificateVerify";
@@ -112,6 +127,72 @@ export async function verifyServerSignature(
   if (!ok) {
     throw new TlsPeerMisbehavedError(
       `Server's CertificateVerify signature (${info.name}) does not verify with its certificate's key`,
+      "decrypt_error",
+    );
+  }
+}
+
+/**
+ * Verifies the server's TLS 1.2 ServerKeyExchange signature over `content` (client random,
+ * server random, ECDHE parameters) with the leaf's key (RFC 5246 7.4.3, RFC 8422 5.4). The
+ * scheme must be one we offered and fit the suite: ECDSA or Ed25519 for ECDHE_ECDSA, RSA
+ * PKCS#1 v1.5 or RSA-PSS for ECDHE_RSA. TLS 1.2 does not bind an ECDSA scheme to a curve: the
+ * hash is the scheme's, the curve the key's. Misfits are illegal_parameter, a wrong signature
+ * decrypt_error.
+ */
+export async function verifyTls12ServerSignature(
+  scheme: number,
+  suiteAuth: "ECDSA" | "RSA",
+  spki: Uint8Array,
+  content: Uint8Array,
+  signature: Uint8Array,
+): Promise<void> {
+  const info = schemeInfo(scheme);
+  if (!info || !TLS12_SIGNATURE_SCHEMES.includes(scheme)) {
+    throw new TlsPeerMisbehavedError(
+      `Server signed its ServerKeyExchange with ${schemeName(scheme)}, which we did not offer`,
+      "illegal_parameter",
+    );
+  }
+  const fitsSuite = suiteAuth === "ECDSA"
+    ? info.algorithm === "ecdsa" || info.algorithm === "ed25519"
+    : info.algorithm === "rsa-pkcs1" || info.algorithm === "rsa-pss";
+  if (!fitsSuite) {
+    throw new TlsPeerMisbehavedError(
+      `Server signed its ServerKeyExchange with ${info.name}, which does not fit its ` +
+        `ECDHE_${suiteAuth} cipher suite`,
+      "illegal_parameter",
+    );
+  }
+  let keyKind: string;
+  try {
+    keyKind = publicKeyInfo(spki).kind;
+  } catch (err) {
+    throw new TlsPeerMisbehavedError(
+      `Server's certificate key cannot sign its ServerKeyExchange: ${messageOf(err)}`,
+      "illegal_parameter",
+      { cause: err },
+    );
+  }
+  const alg: SignatureAlgorithm = info.algorithm === "ecdsa"
+    ? { kind: "ecdsa", hash: info.hash! }
+    : info.algorithm === "rsa-pss"
+    ? { kind: "rsa-pss", hash: info.hash!, saltLength: hashLength(info.hash!) }
+    : info.algorithm === "rsa-pkcs1"
+    ? { kind: "rsa-pkcs1", hash: info.hash! }
+    : { kind: "ed25519" };
+  const wantKey = alg.kind === "ecdsa" ? "ec" : alg.kind === "ed25519" ? "ed25519" : "rsa";
+  if (keyKind !== wantKey) {
+    throw new TlsPeerMisbehavedError(
+      `Server signed its ServerKeyExchange with ${info.name}, which does not fit the key in ` +
+        "its certificate",
+      "illegal_parameter",
+    );
+  }
+  if (!await verifySpkiSignature(alg, spki, content, signature)) {
+    throw new TlsPeerMisbehavedError(
+      `Server's ServerKeyExchange signature (${info.name}) does not verify with its ` +
+        "certificate's key",
       "decrypt_error",
     );
   }

@@ -9,10 +9,14 @@
  *   message_hash (254) || 00 00 Hash.length || Hash(ClientHello1)
  *
  * before the HelloRetryRequest itself is added.
+ *
+ * TLS 1.2 signs the messages themselves, not their hash (RFC 5246 7.4.8 CertificateVerify):
+ * `retainMessages()` keeps copies until `releaseMessages()`.
  */
 
 import { createHash, type Hash } from "node:crypto";
 import type { SuiteHash } from "../cipher_suites.ts";
+import { concatBytes } from "../codec.ts";
 
 /** HandshakeType message_hash (RFC 8446 section 4). */
 const MESSAGE_HASH = 254;
@@ -21,11 +25,29 @@ export class Transcript {
   #pending: Uint8Array[] = [];
   #hash: Hash | undefined;
   #hashName: SuiteHash | undefined;
+  #kept: Uint8Array[] | undefined;
 
   /** Adds a whole handshake message (header included). */
   add(message: Uint8Array): void {
     if (this.#hash) this.#hash.update(message);
     else this.#pending.push(message);
+    this.#kept?.push(message);
+  }
+
+  /** Keeps the messages from now on, and those not hashed yet (call before selectHash). */
+  retainMessages(): void {
+    if (this.#hash) throw new Error("Transcript messages retained after the hash was chosen");
+    this.#kept = [...this.#pending];
+  }
+
+  /** The retained messages, concatenated (RFC 5246 7.4.8 handshake_messages). */
+  messages(): Uint8Array {
+    if (!this.#kept) throw new Error("Transcript messages were not retained");
+    return concatBytes(...this.#kept);
+  }
+
+  releaseMessages(): void {
+    this.#kept = undefined;
   }
 
   get hashName(): SuiteHash | undefined {

@@ -6,12 +6,16 @@
 import { Reader, Writer } from "../codec.ts";
 import { TlsPeerMisbehavedError } from "../errors.ts";
 
-/** ExtensionType code points we use or recognise (RFC 8446 section 4.2, RFC 7301, RFC 6066). */
+/**
+ * ExtensionType code points we use or recognise (RFC 8446 section 4.2, RFC 7301, RFC 6066; for
+ * TLS 1.2 RFC 8422, RFC 7366, RFC 7627, RFC 5746).
+ */
 export const ExtensionType = {
   server_name: 0x0000,
   max_fragment_length: 0x0001,
   status_request: 0x0005,
   supported_groups: 0x000a,
+  ec_point_formats: 0x000b,
   signature_algorithms: 0x000d,
   use_srtp: 0x000e,
   heartbeat: 0x000f,
@@ -20,6 +24,8 @@ export const ExtensionType = {
   client_certificate_type: 0x0013,
   server_certificate_type: 0x0014,
   padding: 0x0015,
+  encrypt_then_mac: 0x0016,
+  extended_master_secret: 0x0017,
   record_size_limit: 0x001c,
   session_ticket: 0x0023,
   pre_shared_key: 0x0029,

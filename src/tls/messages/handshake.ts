@@ -6,16 +6,20 @@
 
 import { TlsDecodeError } from "../errors.ts";
 
-/** HandshakeType (RFC 8446 section 4). */
+/** HandshakeType (RFC 8446 section 4; the TLS 1.2 ones from RFC 5246 section 7.4). */
 export const HandshakeType = {
+  hello_request: 0,
   client_hello: 1,
   server_hello: 2,
   new_session_ticket: 4,
   end_of_early_data: 5,
   encrypted_extensions: 8,
   certificate: 11,
+  server_key_exchange: 12,
   certificate_request: 13,
+  server_hello_done: 14,
   certificate_verify: 15,
+  client_key_exchange: 16,
   finished: 20,
   key_update: 24,
   message_hash: 254,

@@ -133,7 +133,13 @@ Deno.test("buildClientHello() matches RFC 8448's random, key_share, server_name 
     const sessionId = sid ? pool.bytes(32) : new Uint8Array(0);
     const share = await KeyShare.generate(0x001d, pool);
     const ours = buildClientHello(
-      { sni: "server", cipherSuites: [0x1301, 0x1303, 0x1302], groups: [0x001d], alpn: undefined },
+      {
+        sni: "server",
+        cipherSuites: [0x1301, 0x1303, 0x1302],
+        groups: [0x001d],
+        alpn: undefined,
+        allowTls12: false,
+      },
       random,
       sessionId,
       [share],
@@ -160,10 +166,16 @@ Deno.test("buildClientHello() matches RFC 8448's random, key_share, server_name 
   }
 });
 
-Deno.test("buildClientHello() sends no server_name for an IP literal and only TLS 1.3", async () => {
+Deno.test("buildClientHello() sends no server_name for an IP literal, and TLS 1.3 alone when asked", async () => {
   const share = await KeyShare.generate(0x001d, fixedRandom(new Uint8Array(32).fill(9)));
   const ch = buildClientHello(
-    { sni: undefined, cipherSuites: [0x1301], groups: [0x001d, 0x0017], alpn: ["mqtt"] },
+    {
+      sni: undefined,
+      cipherSuites: [0x1301],
+      groups: [0x001d, 0x0017],
+      alpn: ["mqtt"],
+      allowTls12: false,
+    },
     new Uint8Array(32),
     new Uint8Array(32),
     [share],
@@ -173,6 +185,14 @@ Deno.test("buildClientHello() sends no server_name for an IP literal and only TL
     toHex(findExtension(ch.extensions, ExtensionType.supported_versions)!.data),
     "020304",
   );
+  for (const tls12Only of [0x0017, 0xff01, 0x000b]) {
+    assert.equal(
+      findExtension(ch.extensions, tls12Only),
+      undefined,
+      `no ${tls12Only} for 1.3 only`,
+    );
+  }
+  assert.ok(!toHex(findExtension(ch.extensions, 0x000d)!.data).includes("0401"), "no PKCS#1");
   assert.equal(
     toHex(findExtension(ch.extensions, ExtensionType.application_layer_protocol_negotiation)!.data),
     "000504" + "6d717474",
@@ -180,6 +200,33 @@ Deno.test("buildClientHello() sends no server_name for an IP literal and only TL
   assert.ok(findExtension(ch.extensions, ExtensionType.signature_algorithms_cert));
   const decoded = decodeClientHello(encodeClientHello(ch).subarray(4));
   assert.equal(decoded.extensions.length, ch.extensions.length);
+});
+
+Deno.test("buildClientHello() offering TLS 1.2 too: versions, EMS, renegotiation_info, point formats, PKCS#1", async () => {
+  const share = await KeyShare.generate(0x001d, fixedRandom(new Uint8Array(32).fill(9)));
+  const ch = buildClientHello(
+    {
+      sni: "broker.example",
+      cipherSuites: [0x1301, 0xc02b, 0xc02f],
+      groups: [0x001d],
+      alpn: undefined,
+      allowTls12: true,
+    },
+    new Uint8Array(32),
+    new Uint8Array(32),
+    [share],
+  );
+  const ext = (type: number) => toHex(findExtension(ch.extensions, type)!.data);
+  assert.equal(ext(ExtensionType.supported_versions), "0403040303"); // TLS 1.3 first
+  assert.equal(ext(ExtensionType.extended_master_secret), ""); // RFC 7627 5.1
+  assert.equal(ext(ExtensionType.renegotiation_info), "00"); // RFC 5746 3.4
+  assert.equal(ext(ExtensionType.ec_point_formats), "0100"); // RFC 8422 5.1.2
+  // RSA PKCS#1 v1.5 after every TLS 1.3 scheme; no SHA-1 (0x0201, 0x0203).
+  assert.equal(
+    ext(ExtensionType.signature_algorithms),
+    "0014" + "0403050306030807080408050806" + "040105010601",
+  );
+  assert.deepEqual(ch.cipherSuites, [0x1301, 0xc02b, 0xc02f]);
 });
 
 Deno.test("decoders refuse truncated, overlong and trailing input with decode_error", () => {

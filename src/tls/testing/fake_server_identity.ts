@@ -4,6 +4,7 @@
  */
 
 import { TrustStore } from "../../x509/mod.ts";
+import { DEFAULT_CIPHER_SUITES } from "../cipher_suites.ts";
 import type { HandshakeConfig } from "../handshake/mod.ts";
 import { systemRandom } from "../random.ts";
 
@@ -18,7 +19,10 @@ export const SERVER_SPKI = new Uint8Array(
 /** Stands in for a certificate: the client's chain verifier is replaced in these tests. */
 export const FAKE_CERTIFICATE = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
 
-/** A client config for the fake server: its key is trusted directly. */
+/**
+ * A client config for the fake server: its key is trusted directly; TLS 1.3 and TLS 1.2
+ * offered, as the product does by default.
+ */
 export function fakeClientConfig(extra: Partial<HandshakeConfig> = {}): HandshakeConfig {
   return {
     serverName: "server.test",
@@ -26,8 +30,9 @@ export function fakeClientConfig(extra: Partial<HandshakeConfig> = {}): Handshak
     trustStore: TrustStore.fromCertificates([]),
     clientAuth: undefined,
     alpn: undefined,
-    cipherSuites: [0x1301, 0x1302, 0x1303],
+    cipherSuites: DEFAULT_CIPHER_SUITES,
     groups: [0x001d, 0x0017, 0x0018],
+    allowTls12: true,
     random: systemRandom,
     verifyChain: () => Promise.resolve({ leafSpki: SERVER_SPKI, subject: "CN=server.test" }),
     now: undefined,
