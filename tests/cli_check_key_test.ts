@@ -6,7 +6,7 @@ interface CheckJson {
   key: string;
   type: string;
   certificate: string;
-  results: { scheme: string; verified: boolean; ms: number }[];
+  results: { scheme: string; verified: boolean; ms: number; tls12Only?: true }[];
 }
 
 Deno.test("check key signs with every scheme of a token key and verifies each with the certificate", async () => {
@@ -23,16 +23,21 @@ Deno.test("check key signs with every scheme of a token key and verifies each wi
   assert.match(report.key, /object=device-key/);
   assert.equal(report.type, "RSA 2048");
   assert.equal(report.certificate, certPath);
-  assert.deepEqual(report.results.map((r) => [r.scheme, r.verified]), [
-    ["rsa_pss_rsae_sha256", true],
-    ["rsa_pss_rsae_sha384", true],
-    ["rsa_pss_rsae_sha512", true],
+  assert.deepEqual(report.results.map((r) => [r.scheme, r.verified, r.tls12Only]), [
+    ["rsa_pss_rsae_sha256", true, undefined],
+    ["rsa_pss_rsae_sha384", true, undefined],
+    ["rsa_pss_rsae_sha512", true, undefined],
+    // RSA PKCS#1 v1.5 through the token's CKM_SHA*_RSA_PKCS, for TLS 1.2 servers.
+    ["rsa_pkcs1_sha256", true, true],
+    ["rsa_pkcs1_sha384", true, true],
+    ["rsa_pkcs1_sha512", true, true],
   ]);
   assert.ok(report.results.every((r) => typeof r.ms === "number" && r.ms >= 0));
   const text = await dev.cli(["check", "key"]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /Certificate: .*device\.crt \(public key matches\)/);
   assert.match(text.stdout, /^ {2}rsa_pss_rsae_sha512 +ok +\d+\.\d ms$/m);
+  assert.match(text.stdout, /^ {2}rsa_pkcs1_sha256 +ok +\d+\.\d ms {2}\(TLS 1\.2 only\)$/m);
 });
 
 Deno.test("check key works with a file key and with the legacy enable/serial settings", async () => {

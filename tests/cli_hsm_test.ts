@@ -192,7 +192,7 @@ Deno.test("hsm list-keys says which key matches the device certificate", async (
   );
   assert.match(
     r.stdout,
-    /Key "b"\n[\s\S]*type: +RSA 2048\n[\s\S]*schemes: +rsa_pss_rsae_sha256, rsa_pss_rsae_sha384, rsa_pss_rsae_sha512\n {2}matches certificate: no/,
+    /Key "b"\n[\s\S]*type: +RSA 2048\n[\s\S]*schemes: +rsa_pss_rsae_sha256, rsa_pss_rsae_sha384, rsa_pss_rsae_sha512, rsa_pkcs1_sha256, rsa_pkcs1_sha384, rsa_pkcs1_sha512\n {2}matches certificate: no/,
   );
 });
 

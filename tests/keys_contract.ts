@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { x509 } from "../src/x509/testing.ts";
 import {
   ecdsaDerToRaw,
+  isTls12Only,
   schemeInfo,
   schemeName,
   SignatureScheme as S,
@@ -16,8 +17,18 @@ import type { KeyKind } from "./helpers/pki.ts";
 
 const UNKNOWN_SCHEME = 0xfefe;
 
-/** What each test key kind must offer. */
-const RSA_SCHEMES = [S.rsa_pss_rsae_sha256, S.rsa_pss_rsae_sha384, S.rsa_pss_rsae_sha512];
+/**
+ * What each test key kind must offer. RSA keys: the PSS schemes, then RSA PKCS#1 v1.5, which
+ * only TLS 1.2 may use for CertificateVerify (RFC 5246 7.4.8; RFC 8446 4.2.3 forbids it in 1.3).
+ */
+const RSA_SCHEMES = [
+  S.rsa_pss_rsae_sha256,
+  S.rsa_pss_rsae_sha384,
+  S.rsa_pss_rsae_sha512,
+  S.rsa_pkcs1_sha256,
+  S.rsa_pkcs1_sha384,
+  S.rsa_pkcs1_sha512,
+];
 
 export const EXPECTED: Record<KeyKind, { schemes: number[]; keyType: SigningKey["keyType"] }> = {
   p256: { schemes: [S.ecdsa_secp256r1_sha256], keyType: { kind: "ec", curve: "P-256" } },
@@ -50,6 +61,21 @@ export async function webCryptoVerify(
       { name: "ECDSA", hash: info.hash! },
       key,
       new Uint8Array(raw),
+      new Uint8Array(message),
+    );
+  }
+  if (info.algorithm === "rsa-pkcs1") {
+    const key = await crypto.subtle.importKey(
+      "spki",
+      spkiCopy,
+      { name: "RSASSA-PKCS1-v1_5", hash: info.hash! },
+      false,
+      ["verify"],
+    );
+    return await crypto.subtle.verify(
+      "RSASSA-PKCS1-v1_5",
+      key,
+      new Uint8Array(signature),
       new Uint8Array(message),
     );
   }
@@ -116,9 +142,27 @@ export async function signingKeyContract(
     assert.equal(key.chooseScheme(reversed)?.scheme, expected.schemes[0]);
   });
 
+  await t.step(
+    "prefers every TLS 1.3 scheme to RSA PKCS#1 v1.5, which it signs for TLS 1.2 only",
+    () => {
+      const tls13 = expected.schemes.filter((s) => !isTls12Only(s));
+      const tls12Only = expected.schemes.filter(isTls12Only);
+      assert.ok(tls13.length > 0);
+      // TLS 1.3 offers the key only the schemes 1.3 allows: it never picks PKCS#1 v1.5.
+      assert.ok(!isTls12Only(key.chooseScheme(tls13)!.scheme));
+      // A TLS 1.2 server that accepts both gets PSS; one that accepts only PKCS#1 v1.5 gets it.
+      if (tls12Only.length) {
+        assert.equal(key.chooseScheme([...tls12Only, ...tls13])?.scheme, tls13[0]);
+        assert.equal(key.chooseScheme([S.rsa_pkcs1_sha384])?.scheme, S.rsa_pkcs1_sha384);
+      }
+    },
+  );
+
   for (const scheme of expected.schemes) {
     await t.step(
-      `signs with ${schemeName(scheme)} and the certificate key verifies it`,
+      `signs with ${schemeName(scheme)}${
+        isTls12Only(scheme) ? " (TLS 1.2 only)" : ""
+      } and the certificate key verifies it`,
       async () => {
         const signer = key.chooseScheme([scheme]);
         assert.ok(signer, `no signer for ${schemeName(scheme)}`);

@@ -121,6 +121,9 @@ Deno.test("listTokens() and listKeys() describe tokens and keys, and which key i
     "rsa_pss_rsae_sha256",
     "rsa_pss_rsae_sha384",
     "rsa_pss_rsae_sha512",
+    "rsa_pkcs1_sha256",
+    "rsa_pkcs1_sha384",
+    "rsa_pkcs1_sha512",
   ]);
   assert.equal(byLabel.b.matchesCertificate, false);
 });

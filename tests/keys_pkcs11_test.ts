@@ -17,7 +17,8 @@ import {
   SignTimeoutError,
   TokenNotFoundError,
 } from "../src/keys/mod.ts";
-import { tempDir } from "./helpers/process.ts";
+import { run, tempDir } from "./helpers/process.ts";
+import { CKM, mechanismFor, signInput } from "../src/keys/pkcs11/_mechanisms.ts";
 import { KEY_KINDS, TestPki } from "./helpers/pki.ts";
 import {
   countCalls,
@@ -65,6 +66,66 @@ Deno.test("token keys of every type satisfy the SigningKey contract, chosen by t
       }
     });
   }
+});
+
+Deno.test("RSA PKCS#1 v1.5 (TLS 1.2) signs the same through CKM_SHA256_RSA_PKCS and through CKM_RSA_PKCS with a host DigestInfo", async () => {
+  await using dir = await tempDir();
+  const hsm = await softHsm(dir.path);
+  const token = await hsm.initToken("edge");
+  const imported = await hsm.importNewKey(token, "rsa2048", { label: "rsa" });
+  const message = new TextEncoder().encode("TLS 1.2 handshake messages");
+  // The product: SoftHSM lists CKM_SHA256_RSA_PKCS, so the token hashes.
+  const key = await openSigningKey(pkcs11({ certificateSpki: imported.spki }));
+  let ours: Uint8Array;
+  try {
+    ours = await key.chooseScheme([SignatureScheme.rsa_pkcs1_sha256])!.sign(message);
+  } finally {
+    await key.close();
+  }
+  // PKCS#1 v1.5 is deterministic: WebCrypto with the same private key gives the same bytes.
+  const pkcs1Key = await crypto.subtle.importKey(
+    "pkcs8",
+    await crypto.subtle.exportKey("pkcs8", imported.keys.privateKey),
+    { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const reference = new Uint8Array(
+    await crypto.subtle.sign("RSASSA-PKCS1-v1_5", pkcs1Key, message),
+  );
+  assert.deepEqual(ours, reference);
+  // A token with only CKM_RSA_PKCS: the host makes DigestInfo || SHA-256(message), which the
+  // token (here through OpenSC's pkcs11-tool, outside our code) signs to the same bytes.
+  const fallback = mechanismFor(SignatureScheme.rsa_pkcs1_sha256, new Set([CKM.RSA_PKCS]));
+  assert.equal(fallback.mechanism.mechanism, CKM.RSA_PKCS);
+  const input = await signInput(fallback, message);
+  assert.equal(input.length, 19 + 32);
+  await Deno.writeFile(`${dir.path}/in.bin`, input);
+  await run("pkcs11-tool", [
+    "--module",
+    SOFTHSM_MODULE,
+    "--token-label",
+    "edge",
+    "--login",
+    "--pin",
+    "1234",
+    "--sign",
+    "--mechanism",
+    "RSA-PKCS",
+    "--label",
+    "rsa",
+    "--input-file",
+    `${dir.path}/in.bin`,
+    "--output-file",
+    `${dir.path}/sig.bin`,
+  ], { env: hsm.env });
+  assert.deepEqual(new Uint8Array(await Deno.readFile(`${dir.path}/sig.bin`)), reference);
+  // With CKM_SHA256_RSA_PKCS listed, that one is used and the token gets the whole message.
+  const hashing = mechanismFor(SignatureScheme.rsa_pkcs1_sha256, new Set([CKM.RSA_PKCS, 0x40]));
+  assert.deepEqual([hashing.mechanism.mechanism, await signInput(hashing, message)], [
+    0x40,
+    message,
+  ]);
 });
 
 Deno.test("a token key is selected by URI object or id, and refused when it does not match the certificate", async () => {

@@ -5,7 +5,7 @@
  * certificate's exits 78 before anything is signed.
  */
 import type { Command } from "commander";
-import { describeKeyType, schemeName, verifySignature } from "../keys/mod.ts";
+import { describeKeyType, isTls12Only, schemeName, verifySignature } from "../keys/mod.ts";
 import { loadDeviceCertificate, openConfiguredKey } from "./_keys.ts";
 import type { CliContext } from "./context.ts";
 
@@ -13,6 +13,8 @@ interface SchemeResult {
   scheme: string;
   verified: boolean;
   ms: number;
+  /** RSA PKCS#1 v1.5: used in TLS 1.2 CertificateVerify only. */
+  tls12Only?: true;
   error?: string;
 }
 
@@ -47,10 +49,21 @@ export function registerCheckKey(program: Command, ctx: CliContext): void {
             const signature = await key.chooseScheme([scheme])!.sign(challenge);
             const ms = performance.now() - started;
             const verified = await verifySignature(certificate.spki, scheme, challenge, signature);
-            results.push({ scheme: schemeName(scheme), verified, ms: round(ms) });
+            results.push({
+              scheme: schemeName(scheme),
+              verified,
+              ms: round(ms),
+              ...only12(scheme),
+            });
           } catch (e) {
             const ms = round(performance.now() - started);
-            results.push({ scheme: schemeName(scheme), verified: false, ms, error: String(e) });
+            results.push({
+              scheme: schemeName(scheme),
+              verified: false,
+              ms,
+              ...only12(scheme),
+              error: String(e),
+            });
           }
         }
       } finally {
@@ -71,7 +84,8 @@ export function registerCheckKey(program: Command, ctx: CliContext): void {
             `Certificate: ${certificate.path} (public key matches)`,
             ...results.map((r) =>
               `  ${r.scheme.padEnd(width)}  ${r.verified ? "ok    " : "FAILED"}  ` +
-              `${r.ms.toFixed(1).padStart(8)} ms${r.error ? `  ${r.error}` : ""}`
+              `${r.ms.toFixed(1).padStart(8)} ms${r.tls12Only ? "  (TLS 1.2 only)" : ""}` +
+              `${r.error ? `  ${r.error}` : ""}`
             ),
           ].join("\n"),
         );
@@ -84,6 +98,10 @@ export function registerCheckKey(program: Command, ctx: CliContext): void {
         );
       }
     });
+}
+
+function only12(scheme: number): { tls12Only?: true } {
+  return isTls12Only(scheme) ? { tls12Only: true } : {};
 }
 
 function round(ms: number): number {

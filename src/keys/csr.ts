@@ -121,6 +121,11 @@ export function signatureAlgorithm(scheme: number): Uint8Array {
         ),
       );
     }
+    case "rsa-pkcs1": {
+      // RFC 4055 section 5: sha256/384/512WithRSAEncryption, parameters NULL.
+      const n = { "SHA-256": 11, "SHA-384": 12, "SHA-512": 13 }[info.hash!];
+      return seq(oid(`1.2.840.113549.1.1.${n}`), nullValue());
+    }
     case "ed25519":
       return seq(oid("1.3.101.112")); // RFC 8410 section 3
     default:

@@ -55,6 +55,16 @@ async function webCryptoKey(kind: "p256" | "p384" | "rsa" | "ed25519") {
         const saltLength = { "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 }[info.hash!];
         return new Uint8Array(await crypto.subtle.sign({ name: "RSA-PSS", saltLength }, k, data));
       }
+      if (info.algorithm === "rsa-pkcs1") {
+        const k = await crypto.subtle.importKey(
+          "pkcs8",
+          pkcs8,
+          { name: "RSASSA-PKCS1-v1_5", hash: info.hash! },
+          false,
+          ["sign"],
+        );
+        return new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", k, data));
+      }
       return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, keys.privateKey, data));
     },
   });

@@ -5,6 +5,7 @@ export type { KeyType, Signer, SigningKey } from "./signing_key.ts";
 export {
   hashLength,
   type HashName,
+  isTls12Only,
   type SchemeInfo,
   schemeInfo,
   schemeName,

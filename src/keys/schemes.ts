@@ -1,5 +1,6 @@
 /**
- * TLS 1.3 SignatureScheme code points (RFC 8446 section 4.2.3) and what each one means.
+ * TLS SignatureScheme code points (RFC 8446 section 4.2.3, which kept TLS 1.2's
+ * SignatureAndHashAlgorithm values for the same signatures) and what each one means.
  */
 import type { KeyType } from "./signing_key.ts";
 
@@ -78,9 +79,12 @@ export function schemeName(code: number): string {
 }
 
 /**
- * The TLS 1.3 schemes a key of this type can produce, most preferred first. TLS 1.3 binds each
- * ECDSA scheme to one curve (RFC 8446 section 4.2.3) and never uses RSA PKCS#1 v1.5 for
- * CertificateVerify, so RSA keys offer the rsae PSS schemes only.
+ * The schemes a key of this type can produce, most preferred first. Each ECDSA key offers the
+ * one scheme TLS 1.3 binds to its curve (RFC 8446 section 4.2.3; TLS 1.2 would allow other
+ * hashes, rustls does not use them either). RSA keys offer the rsae PSS schemes first, then
+ * RSA PKCS#1 v1.5, which only TLS 1.2 may use for CertificateVerify (RFC 5246 7.4.8): the TLS
+ * client never offers it to a key in a TLS 1.3 handshake, and a key prefers PSS whenever the
+ * server accepts both.
  */
 export function schemesForKeyType(keyType: KeyType): number[] {
   switch (keyType.kind) {
@@ -95,15 +99,27 @@ export function schemesForKeyType(keyType: KeyType): number[] {
     case "rsa": {
       // RFC 8017 section 9.1.1: PSS needs emLen >= hLen + sLen + 2, with sLen = hLen here.
       const emLen = Math.ceil((keyType.bits - 1) / 8);
-      return [
+      const pss = [
         SignatureScheme.rsa_pss_rsae_sha256,
         SignatureScheme.rsa_pss_rsae_sha384,
         SignatureScheme.rsa_pss_rsae_sha512,
       ].filter((s) => emLen >= 2 * hashLength(schemeInfo(s)!.hash!) + 2);
+      // RFC 8017 section 9.2: PKCS#1 v1.5 needs emLen >= DigestInfo (19 + hLen) + 11.
+      const pkcs1 = [
+        SignatureScheme.rsa_pkcs1_sha256,
+        SignatureScheme.rsa_pkcs1_sha384,
+        SignatureScheme.rsa_pkcs1_sha512,
+      ].filter((s) => emLen >= hashLength(schemeInfo(s)!.hash!) + 30);
+      return [...pss, ...pkcs1];
     }
     case "ed25519":
       return [SignatureScheme.ed25519];
   }
+}
+
+/** Whether only TLS 1.2 may use `scheme` in a CertificateVerify (RSA PKCS#1 v1.5). */
+export function isTls12Only(scheme: number): boolean {
+  return schemeInfo(scheme)?.algorithm === "rsa-pkcs1";
 }
 
 /** PSS salt length for a hash: TLS 1.3 requires it to equal the digest length (section 4.2.3). */

@@ -186,6 +186,10 @@ function x509Algorithm(info: SchemeInfo, keyType: KeyType): SignatureAlgorithm |
   if (info.algorithm === "rsa-pss" && keyType.kind === "rsa" && info.name.includes("rsae")) {
     return { kind: "rsa-pss", hash: info.hash!, saltLength: hashLength(info.hash!) };
   }
+  // rsa_pkcs1_* (TLS 1.2 CertificateVerify, RFC 5246 7.4.8).
+  if (info.algorithm === "rsa-pkcs1" && keyType.kind === "rsa") {
+    return { kind: "rsa-pkcs1", hash: info.hash! };
+  }
   if (info.algorithm === "ed25519" && keyType.kind === "ed25519") return { kind: "ed25519" };
   return undefined;
 }

@@ -114,7 +114,7 @@ Deno.test("verifySignature() checks each scheme and refuses one that does not fi
   );
 });
 
-Deno.test("verifySignature() checks RSA-PSS (rsae, salt = hash length) and Ed25519 signatures", async () => {
+Deno.test("verifySignature() checks RSA-PSS (rsae, salt = hash length), RSA PKCS#1 v1.5 and Ed25519 signatures", async () => {
   const msg = new TextEncoder().encode("hello");
   const rsa = await generate(rsaPss("SHA-384"));
   const rsaSpkiBytes = (await exported(rsa)).spki;
@@ -132,6 +132,20 @@ Deno.test("verifySignature() checks RSA-PSS (rsae, salt = hash length) and Ed255
   await assert.rejects(
     verifySignature(rsaSpkiBytes, SignatureScheme.rsa_pss_pss_sha384, msg, pss),
     /Scheme rsa_pss_pss_sha384 does not fit a RSA 2048 key/,
+  );
+  // RSA PKCS#1 v1.5 (TLS 1.2 CertificateVerify): the same key, imported for that algorithm.
+  const pkcs1Key = await crypto.subtle.importKey(
+    "pkcs8",
+    await crypto.subtle.exportKey("pkcs8", rsa.privateKey),
+    { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const pkcs1 = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", pkcs1Key, msg));
+  assert.ok(await verifySignature(rsaSpkiBytes, SignatureScheme.rsa_pkcs1_sha256, msg, pkcs1));
+  assert.equal(
+    await verifySignature(rsaSpkiBytes, SignatureScheme.rsa_pkcs1_sha384, msg, pkcs1),
+    false,
   );
   const ed = await generate({ name: "Ed25519" });
   const edSpki = (await exported(ed)).spki;

@@ -103,9 +103,14 @@ export function readPrivateKeyPem(
 
 type ImportAlgorithm = EcKeyImportParams | RsaHashedImportParams | Algorithm;
 
-function importParams(a: Pkcs8Algorithm, hash: HashName = "SHA-256"): ImportAlgorithm {
+/** WebCrypto import parameters; RSA keys are imported per scheme (PSS or PKCS#1 v1.5, hash). */
+function importParams(
+  a: Pkcs8Algorithm,
+  hash: HashName = "SHA-256",
+  rsa: "RSA-PSS" | "RSASSA-PKCS1-v1_5" = "RSA-PSS",
+): ImportAlgorithm {
   if (a.kind === "ec") return { name: "ECDSA", namedCurve: a.curve };
-  if (a.kind === "rsa") return { name: "RSA-PSS", hash };
+  if (a.kind === "rsa") return { name: rsa, hash };
   return { name: "Ed25519" };
 }
 
@@ -138,11 +143,14 @@ async function importPkcs8(
       `RSA key of ${keyType.bits} bits is too small; use at least ${MIN_FILE_RSA_BITS}`,
     );
   }
-  // The signing keys are not extractable; RSA-PSS binds the hash at import, so one per hash.
+  // The signing keys are not extractable; WebCrypto binds the RSA padding and hash at import,
+  // so one per scheme.
   const schemes = schemesForKeyType(keyType);
   const keys = new Map<number, CryptoKey>();
   for (const scheme of schemes) {
-    const params = importParams(algorithm, schemeInfo(scheme)!.hash);
+    const info = schemeInfo(scheme)!;
+    const rsa = info.algorithm === "rsa-pkcs1" ? "RSASSA-PKCS1-v1_5" : "RSA-PSS";
+    const params = importParams(algorithm, info.hash, rsa);
     keys.set(
       scheme,
       await crypto.subtle.importKey("pkcs8", new Uint8Array(pkcs8), params, false, ["sign"]),
@@ -164,6 +172,9 @@ async function importPkcs8(
       if (info.algorithm === "rsa-pss") {
         const saltLength = hashLength(info.hash!);
         return new Uint8Array(await crypto.subtle.sign({ name: "RSA-PSS", saltLength }, key, data));
+      }
+      if (info.algorithm === "rsa-pkcs1") {
+        return new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, data));
       }
       return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, data));
     },

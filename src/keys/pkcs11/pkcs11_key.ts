@@ -5,7 +5,8 @@
  *   1. load the module, pick the token, open a session, log in if required (_session.ts);
  *   2. pick the key: by URI object/id, else the one whose public key is the certificate's;
  *   3. refuse a key that does not match the certificate (KeyMismatchError, exit 78);
- *   4. advertise only schemes whose mechanism the token lists.
+ *   4. advertise only schemes whose mechanism the token lists (RSA PKCS#1 v1.5, for TLS 1.2,
+ *      through CKM_SHA256_RSA_PKCS and the like, or CKM_RSA_PKCS with a DigestInfo).
  *
  * Signing runs one request at a time on the key's session, on a worker thread (C_SignAsync),
  * bounded by a timeout. A lost token or session (see RECOVERABLE) re-initialises the module,
@@ -26,7 +27,13 @@ import { schemeName } from "../schemes.ts";
 import type { KeyType } from "../signing_key.ts";
 import { describeKeyType, sameKey } from "../spki.ts";
 import { loginIfRequired } from "./_login.ts";
-import { mechanismFor, type SchemeMechanism, signMechanisms, tokenSchemes } from "./_mechanisms.ts";
+import {
+  mechanismFor,
+  type SchemeMechanism,
+  signInput,
+  signMechanisms,
+  tokenSchemes,
+} from "./_mechanisms.ts";
 import {
   Buffer,
   type Handle,
@@ -138,17 +145,23 @@ export function openPkcs11Key(opts: Pkcs11KeyOptions): Promise<ClosableSigningKe
   const ts = openTokenSession(opts);
   try {
     const key = chooseKey(ts, opts);
-    const schemes = tokenSchemes(key.keyType!, signMechanisms(ts.mod, ts.token.slot));
+    const mechanisms = signMechanisms(ts.mod, ts.token.slot);
+    const schemes = tokenSchemes(key.keyType!, mechanisms);
     const uri = keyUriOf(ts.token, key);
     if (schemes.length === 0) {
       throw new KeyConfigError(
         `Token "${ts.token.label}" cannot sign with key "${uri}" (${
           describeKeyType(key.keyType!)
         }): ` +
-          `it lists no suitable mechanism (CKM_ECDSA, CKM_RSA_PKCS_PSS or CKM_EDDSA)`,
+          `it lists no suitable mechanism (CKM_ECDSA, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS or CKM_EDDSA)`,
       );
     }
-    const state = new TokenKeyState(ts, key, opts.signTimeoutMs ?? DEFAULT_SIGN_TIMEOUT_MS);
+    const state = new TokenKeyState(
+      ts,
+      key,
+      mechanisms,
+      opts.signTimeoutMs ?? DEFAULT_SIGN_TIMEOUT_MS,
+    );
     log.info("using PKCS#11 key", { key: uri.toString(), type: describeKeyType(key.keyType!) });
     return Promise.resolve(makeSigningKey({
       description: `PKCS#11 key "${uri}"`,
@@ -181,8 +194,16 @@ class TokenKeyState {
   #closed = false;
   /** Bytes of a raw r || s signature (ECDSA keys only). */
   readonly #ecdsaRawSize: number;
+  /** The token's signing mechanisms (RSA PKCS#1 v1.5 picks its mechanism from them). */
+  readonly #mechanisms: ReadonlySet<number>;
 
-  constructor(ts: TokenSession, key: KeyObject, readonly timeoutMs: number) {
+  constructor(
+    ts: TokenSession,
+    key: KeyObject,
+    mechanisms: ReadonlySet<number>,
+    readonly timeoutMs: number,
+  ) {
+    this.#mechanisms = mechanisms;
     this.#mod = ts.mod;
     this.#token = ts.token;
     this.#session = ts.session;
@@ -200,10 +221,8 @@ class TokenKeyState {
   sign(scheme: number, message: Uint8Array): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new Error(`PKCS#11 key "${this.#uri}" is closed`));
     const run = this.#queue.then(async () => {
-      const mech = mechanismFor(scheme);
-      const input = mech.prehash
-        ? new Uint8Array(await crypto.subtle.digest(mech.prehash, new Uint8Array(message)))
-        : new Uint8Array(message);
+      const mech = mechanismFor(scheme, this.#mechanisms);
+      const input = await signInput(mech, message);
       const started = performance.now();
       const signature = await this.#signWithRecovery(mech, input);
       log.trace("signed", {

@@ -86,11 +86,12 @@ export function negotiatedVersion(
       "illegal_parameter",
     );
   }
+  const answered = versionName(sh.legacyVersion);
   throw new TlsPeerIncompatibleError(
-    `Server ${serverLabel} does not speak TLS 1.3${allowTls12 ? " or TLS 1.2" : ""}: ` +
-      `it answered with ${versionName(sh.legacyVersion)}${
-        sh.legacyVersion === TLS12 ? ", and this connection allows TLS 1.3 only" : ""
-      }`,
+    allowTls12
+      ? `Server ${serverLabel} does not speak TLS 1.3 or TLS 1.2: it answered with ${answered}`
+      : `Server ${serverLabel} does not speak TLS 1.3: it answered with ${answered}` +
+        (sh.legacyVersion === TLS12 ? ", and this connection allows TLS 1.3 only" : ""),
     "protocol_version",
   );
 }
