@@ -1,6 +1,7 @@
 /**
  * Hostile servers: a fake TCP server on 127.0.0.1 answers each ClientHello with truncated,
- * oversized, random or mutated records (a seeded, bounded loop). Every attempt must end in a
+ * oversized, random or mutated records, TLS 1.3 and TLS 1.2 ServerHellos and flights
+ * included (a seeded, bounded loop). Every attempt must end in a
  * TlsError and a closed socket within the timeout: never a hang, an unhandled rejection, a
  * crash, or a leaked resource (Deno's test sanitizers check the last two).
  */
@@ -58,10 +59,41 @@ function serverHello(clientHello: Uint8Array, rng: Prng): Uint8Array {
   return record(22, msg);
 }
 
+/**
+ * A plausible TLS 1.2 ServerHello: a new session id, ECDHE-ECDSA-AES128-GCM, extended master
+ * secret and renegotiation_info, so that what follows reaches the TLS 1.2 flight's checks.
+ */
+function serverHello12(rng: Prng): Uint8Array {
+  const ext = new Uint8Array([0x00, 0x17, 0x00, 0x00, 0xff, 0x01, 0x00, 0x01, 0x00]);
+  const body = concat(
+    new Uint8Array([0x03, 0x03]),
+    rng.bytes(32),
+    new Uint8Array([32]),
+    rng.bytes(32),
+    new Uint8Array([0xc0, 0x2b, 0x00, 0x00, ext.length]),
+    ext,
+  );
+  return concat(new Uint8Array([2, 0, body.length >>> 8, body.length & 0xff]), body);
+}
+
+/** A TLS 1.2 server message (Certificate, ServerKeyExchange, CertificateRequest, Done...). */
+function message12(rng: Prng): Uint8Array {
+  const u24 = (n: number) => new Uint8Array([n >>> 16, (n >>> 8) & 0xff, n & 0xff]);
+  const type = [11, 12, 13, 14, 0, 20][rng.int(6)];
+  let body = rng.bytes(rng.int(3) === 0 ? 0 : rng.int(300));
+  if (type === 11 && rng.int(2)) {
+    // A well-formed certificate_list holding one random "certificate".
+    const cert = rng.bytes(1 + rng.int(200));
+    const entry = concat(u24(cert.length), cert);
+    body = concat(u24(entry.length), entry);
+  }
+  return concat(new Uint8Array([type]), u24(body.length), body);
+}
+
 /** One hostile answer; `stall` keeps the socket open afterwards. */
 function hostileAnswer(clientHello: Uint8Array, rng: Prng): { bytes: Uint8Array; stall: boolean } {
   const stall = rng.int(10) === 0;
-  switch (rng.int(7)) {
+  switch (rng.int(9)) {
     case 0: // random bytes
       return { bytes: rng.bytes(1 + rng.int(3000)), stall };
     case 1: { // a record announced longer than what arrives
@@ -89,6 +121,19 @@ function hostileAnswer(clientHello: Uint8Array, rng: Prng): { bytes: Uint8Array;
       const sh = serverHello(clientHello, rng);
       const garbage = record(23, rng.bytes(17 + rng.int(300)));
       return { bytes: concat(sh, new Uint8Array([20, 3, 3, 0, 1, 1]), garbage), stall };
+    }
+    case 7: { // TLS 1.2: a ServerHello, then its flight's messages with random content
+      const parts = [serverHello12(rng)];
+      for (let i = rng.int(5); i > 0; i--) parts.push(message12(rng));
+      const records = [record(22, concat(...parts))];
+      if (rng.int(3) === 0) records.push(new Uint8Array([20, 3, 3, 0, 1, 1]));
+      if (rng.int(3) === 0) records.push(record(22, rng.bytes(17 + rng.int(100))));
+      return { bytes: concat(...records), stall };
+    }
+    case 8: { // TLS 1.2: a ServerHello with a few bytes changed
+      const sh = serverHello12(rng);
+      for (let i = 1 + rng.int(6); i > 0; i--) sh[rng.int(sh.length)] = rng.int(256);
+      return { bytes: record(22, concat(sh, message12(rng))), stall };
     }
     default: { // plaintext handshake messages with hostile lengths
       const len = rng.int(0x1000000);

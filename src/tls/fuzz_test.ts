@@ -1,28 +1,39 @@
 /**
- * Post-handshake fuzz: after a real handshake with the fake server, the server sends correctly
- * encrypted records with hostile content (random inner types, alerts, handshake messages with
- * random types and lengths, fragments). Each connection must end in data, end of stream or a
- * TlsError: never a hang, an unexpected exception, or an unhandled rejection.
+ * Post-handshake fuzz: after a real handshake with the fake server (TLS 1.3, then TLS 1.2), the
+ * server sends correctly encrypted records with hostile content (random types, alerts,
+ * handshake messages with random types and lengths, HelloRequests, change_cipher_spec,
+ * fragments). Each connection must end in data, end of stream or a one-line TlsError: never a
+ * hang, an unexpected exception, or an unhandled rejection.
  */
 
 import assert from "node:assert/strict";
 import { startTlsWithConfig } from "./client.ts";
 import { TlsError } from "./errors.ts";
-import { fakeClientConfig, FakeServer } from "./testing/mod.ts";
-import { pipePair } from "./testing/mod.ts";
+import { fakeClientConfig, FakeServer, FakeTls12Server, pipePair } from "./testing/mod.ts";
+import type { PipeEnd } from "./testing/test_transport.ts";
 import { prng } from "../../tests/helpers/prng.ts";
 
-Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encrypted records", async () => {
-  const rng = prng(0x0dd_ba11);
+type FuzzServer = {
+  handshake(): Promise<void>;
+  sendRecord(type: number, content: Uint8Array): Promise<void>;
+  sendRaw(bytes: Uint8Array): Promise<void>;
+};
+
+/**
+ * 200 rounds: a fresh connection per round, 1-4 hostile records from the server, then reads
+ * until the connection ends or stalls. `makeServer` builds the fake server of one version.
+ */
+async function fuzzRounds(seed: number, makeServer: (end: PipeEnd) => FuzzServer) {
+  const rng = prng(seed);
   const outcomes = new Map<string, number>();
   for (let i = 0; i < 200; i++) {
     const [c, s] = pipePair();
-    const server = new FakeServer(s);
+    const server = makeServer(s);
     const serverReady = server.handshake();
     const conn = await startTlsWithConfig(c, fakeClientConfig(), { readTimeoutMs: 100 });
     await serverReady;
     for (let n = 1 + rng.int(4); n > 0; n--) {
-      const kind = rng.int(6);
+      const kind = rng.int(7);
       if (kind === 0) {
         await server.sendRecord(21, rng.bytes(rng.int(4)));
       } else if (kind === 1) {
@@ -35,8 +46,12 @@ Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encr
         await server.sendRecord(rng.int(256), rng.bytes(rng.int(50)));
       } else if (kind === 4) {
         await server.sendRaw(rng.bytes(1 + rng.int(100)));
-      } else {
+      } else if (kind === 5) {
         await server.sendRecord(22, Uint8Array.of(4, 0, 0, 20, ...rng.bytes(20)));
+      } else {
+        // TLS 1.2: a HelloRequest, or a plaintext change_cipher_spec; TLS 1.3 likewise hostile.
+        if (rng.int(2)) await server.sendRecord(22, Uint8Array.of(0, 0, 0, 0));
+        else await server.sendRaw(Uint8Array.of(20, 3, 3, 0, 1, 1));
       }
     }
     if (rng.int(2) === 0) s.close();
@@ -49,6 +64,7 @@ Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encr
       if (got === "data") continue;
       if (got instanceof Error) {
         assert.ok(got instanceof TlsError, `round ${i}: ${got.stack}`);
+        assert.equal(got.message.split("\n").length, 1, `round ${i}: one-line message`);
         outcome = `${got.name}${got.alertToSend ? ` (${got.alertToSend})` : ""}`;
       } else outcome = got as string;
       break;
@@ -60,5 +76,15 @@ Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encr
     s.close();
   }
   assert.ok(outcomes.size >= 4, JSON.stringify([...outcomes]));
-  console.log("post-handshake fuzz outcomes:", Object.fromEntries(outcomes));
+  return Object.fromEntries(outcomes);
+}
+
+Deno.test("the connection survives or cleanly refuses 200 rounds of hostile encrypted records", async () => {
+  const outcomes = await fuzzRounds(0x0dd_ba11, (s) => new FakeServer(s));
+  console.log("post-handshake fuzz outcomes:", outcomes);
+});
+
+Deno.test("a TLS 1.2 connection survives or cleanly refuses 200 rounds of hostile records", async () => {
+  const outcomes = await fuzzRounds(0x7125_ba11, (s) => new FakeTls12Server(s));
+  console.log("TLS 1.2 post-handshake fuzz outcomes:", outcomes);
 });

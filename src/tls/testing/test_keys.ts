@@ -4,7 +4,7 @@
 
 import { ecdsaRawToDer, type SigningKey } from "../../keys/mod.ts";
 
-export type TestKeyKind = "p256" | "p384" | "ed25519" | "rsa2048";
+export type TestKeyKind = "p256" | "p384" | "ed25519" | "rsa2048" | "rsa2048-pkcs1";
 
 const SPEC: Record<TestKeyKind, {
   gen: RsaHashedKeyGenParams | EcKeyGenParams | Algorithm;
@@ -39,6 +39,18 @@ const SPEC: Record<TestKeyKind, {
     } as RsaHashedKeyGenParams,
     scheme: 0x0804,
     sign: { name: "RSA-PSS", saltLength: 32 } as RsaPssParams,
+    keyType: { kind: "rsa", bits: 2048 },
+  },
+  /** An RSA key that signs only rsa_pkcs1_sha256 (TLS 1.2 only). */
+  "rsa2048-pkcs1": {
+    gen: {
+      name: "RSASSA-PKCS1-v1_5",
+      hash: "SHA-256",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+    } as RsaHashedKeyGenParams,
+    scheme: 0x0401,
+    sign: { name: "RSASSA-PKCS1-v1_5" },
     keyType: { kind: "rsa", bits: 2048 },
   },
 };
