@@ -58,6 +58,7 @@ Deno.test("config set, get and list keep every comment and untouched line", asyn
       "c8y.root_cert_path=/etc/ssl/certs",
       "c8y.bridge.topic_prefix=cloud",
       "c8y.bridge.keepalive_interval=60s",
+      "c8y.bridge.tls.min_version=1.2",
       "c8y.smartrest.templates=tpl-a,tpl-b",
       "c8y.mapper.mqtt.max_payload_size=16184",
     ].join("\n") + "\n",
@@ -93,7 +94,33 @@ Deno.test("config list --doc prints every key with its doc and an example", asyn
       "    Environment: TEDGE_C8Y_BRIDGE_KEEPALIVE_INTERVAL\n",
   );
   const all = await runCli(["config", "list", "--doc"]);
-  assert.equal(all.stdout.match(/^ {4}Example: /gm)?.length, 34);
+  assert.equal(all.stdout.match(/^ {4}Example: /gm)?.length, 35);
+  // hsm-bridge's own keys say so.
+  const ours = await runCli(["config", "list", "--doc", "tls.min_version"]);
+  assert.match(
+    ours.stdout,
+    /^c8y\.bridge\.tls\.min_version\n[\s\S]*Default: 1\.2\n[\s\S]*hsm-bridge extension: thin-edge does not read this key/,
+  );
+  // Written as a bare TOML number, as people will.
+  const { dir, path } = await setup("[c8y.bridge.tls]\nmin_version = 1.3\n");
+  await using _ = dir;
+  {
+    const got = await runCli(["config", "get", "c8y.bridge.tls.min_version", "--config", path]);
+    assert.deepEqual([got.code, got.stdout], [0, "1.3\n"]);
+    const bad = await runCli([
+      "config",
+      "set",
+      "c8y.bridge.tls.min_version",
+      "1.1",
+      "--config",
+      path,
+    ]);
+    assert.equal(bad.code, 78, bad.stderr);
+    assert.match(
+      bad.stderr,
+      /Invalid value "1\.1" for "c8y\.bridge\.tls\.min_version": expected one of 1\.2, 1\.3/,
+    );
+  }
 });
 
 Deno.test("config get of an unset key says so and exits 1", async () => {

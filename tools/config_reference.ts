@@ -41,6 +41,11 @@ export function configReference(): string {
       lines.push("- Secret: shown as `********` by `config list` unless `--show-secrets`");
     }
     if (s.legacy) lines.push("- Legacy key, kept for configurations written by the seed project");
+    if (s.extension) {
+      lines.push(
+        "- hsm-bridge extension: thin-edge does not read this key (it may warn that it does not know it)",
+      );
+    }
     lines.push("");
   }
   return lines.join("\n");

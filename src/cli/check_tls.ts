@@ -1,15 +1,16 @@
 /**
- * `hsm-bridge check tls [HOST:PORT]`: one TLS 1.3 handshake with the configured key,
- * certificate and trust store, the way `run` connects to the cloud, then close_notify.
- * Prints what was negotiated and how long each phase took.
+ * `hsm-bridge check tls [HOST:PORT]`: one TLS handshake (1.3, or 1.2 with a broker that has no
+ * 1.3, unless c8y.bridge.tls.min_version is 1.3) with the configured key, certificate and trust
+ * store, the way `run` connects to the cloud, then close_notify. Prints what was negotiated
+ * (version, suite, extended master secret for TLS 1.2) and how long each phase took.
  *
  * Exit 0 when the handshake completes, 1 when it fails (the reason is printed), 78 when the
  * configuration cannot be used (no endpoint, unreadable trust store, key/certificate problem).
  */
 import { HSM_TIMEOUT_MS } from "../timeouts.ts";
 import type { Command } from "commander";
-import { formatHostPort, type HostPort, parseHostPort } from "../config/mod.ts";
-import { connectTls, type HandshakeInfo } from "../tls/mod.ts";
+import { formatHostPort, type HostPort, parseHostPort, type TedgeConfig } from "../config/mod.ts";
+import { connectTls, type HandshakeInfo, type TlsVersion } from "../tls/mod.ts";
 import { derOf, TrustStore } from "../x509/mod.ts";
 import { loadDeviceCertificate, openConfiguredKey } from "./_keys.ts";
 import { checkGroup } from "./check_key.ts";
@@ -22,6 +23,11 @@ export class TlsCheckError extends Error {
     super(`TLS handshake with ${target} failed: ${(cause as Error)?.message ?? cause}`, { cause });
     this.name = "TlsCheckError";
   }
+}
+
+/** c8y.bridge.tls.min_version as the TLS client's minVersion. */
+export function tlsMinVersion(config: TedgeConfig): TlsVersion {
+  return config.require("c8y.bridge.tls.min_version") === "1.3" ? "TLSv1.3" : "TLSv1.2";
 }
 
 /** How long to wait for the server's verdict on our certificate after the handshake. */
@@ -37,8 +43,8 @@ export function registerCheckTls(program: Command, ctx: CliContext): void {
   checkGroup(program).command("tls")
     .argument("[target]", "HOST:PORT to connect to (default: c8y.mqtt)")
     .description(
-      "Connect with the configured key, certificate and trust store, complete a TLS 1.3 " +
-        "handshake and print what was negotiated",
+      "Connect with the configured key, certificate and trust store, complete a TLS " +
+        "handshake (1.3, or 1.2 where the broker has no 1.3) and print what was negotiated",
     )
     .option("--servername <name>", "name to send as SNI and check the certificate against")
     .option(
@@ -65,11 +71,13 @@ export function registerCheckTls(program: Command, ctx: CliContext): void {
           serverName: opts.servername,
           trustStore,
           clientAuth: { certificateChain: certificate.chain.map(derOf), key },
+          minVersion: tlsMinVersion(config),
           handshakeTimeoutMs: timeoutMs,
         });
         info = conn.info;
         // A TLS 1.3 server judges our certificate after our Finished: only its next record (a
-        // session ticket, or an alert such as unknown_ca) says whether it accepted us.
+        // session ticket, or an alert such as unknown_ca) says whether it accepted us. A TLS
+        // 1.2 server did so before its Finished.
         const verdict = await conn.awaitAcceptance(ACCEPTANCE_WAIT_MS);
         acceptance = verdict === "closed" ? "server closed the connection" : verdict;
         await conn.close();
@@ -123,7 +131,9 @@ function textReport(r: Report): string {
     : `requested; signed with ${r.clientSignatureScheme} by ${r.key}`;
   return [
     `TLS handshake with ${r.target} completed`,
-    `  protocol       ${r.version}`,
+    `  protocol       ${r.version}${
+      r.extendedMasterSecret ? " with extended master secret (RFC 7627), no renegotiation" : ""
+    }`,
     `  cipher suite   ${r.suite}`,
     `  key exchange   ${r.group}${r.hrr ? " (after HelloRetryRequest)" : ""}`,
     `  server name    ${r.serverName}${r.sni ? "" : " (IP address: no SNI sent)"}`,

@@ -113,5 +113,10 @@ export function docText(key: string): string {
   if (spec.legacy) {
     lines.push("    Legacy key, kept for configurations written by the seed project.");
   }
+  if (spec.extension) {
+    lines.push(
+      "    hsm-bridge extension: thin-edge does not read this key (it may warn that it does not know it).",
+    );
+  }
   return lines.join("\n") + "\n";
 }

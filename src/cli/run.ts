@@ -32,6 +32,7 @@ import { connectTls } from "../tls/mod.ts";
 import { derOf, encodePem, TrustStore } from "../x509/mod.ts";
 import { type DeviceCertificate, loadDeviceCertificate, openConfiguredKey } from "./_keys.ts";
 import { RunKey } from "./_run_key.ts";
+import { tlsMinVersion } from "./check_tls.ts";
 import type { CliContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 
@@ -218,7 +219,10 @@ function mallocTrim(): (() => void) | undefined {
   }
 }
 
-/** The cloud connection: our TLS 1.3 client (token or file key), or Deno's for a file key. */
+/**
+ * The cloud connection: our TLS client (token or file key; TLS 1.3, or 1.2 unless
+ * c8y.bridge.tls.min_version is 1.3), or Deno's for a file key.
+ */
 async function cloudTransport(
   config: TedgeConfig,
   certificate: DeviceCertificate,
@@ -234,11 +238,18 @@ async function cloudTransport(
     key: key.description,
     tls: denoTls && mode === "off" ? "deno" : "hsm-bridge",
   });
+  const minVersion = tlsMinVersion(config);
   if (denoTls) {
     if (mode !== "off") {
       throw new UsageError(
         `--deno-tls works with a file key only (device.cryptoki.mode is "${mode}"): Deno's ` +
           `TLS cannot let a token sign the handshake`,
+      );
+    }
+    if (minVersion === "TLSv1.3") {
+      throw new UsageError(
+        `--deno-tls cannot keep to c8y.bridge.tls.min_version 1.3: Deno's TLS offers TLS 1.2 ` +
+          `too; leave out --deno-tls`,
       );
     }
     return denoTlsTransport({
@@ -256,6 +267,7 @@ async function cloudTransport(
         port: endpoint.port,
         trustStore,
         clientAuth: { certificateChain, key: await key.key() },
+        minVersion,
         handshakeTimeoutMs: HSM_TIMEOUT_MS,
         signal,
       });

@@ -252,6 +252,19 @@ export function enumType<T extends string>(values: readonly T[]): ValueType<T> {
   });
 }
 
+/**
+ * A TLS version, "1.2" or "1.3". In tedge.toml it may be written as a string or, as people will,
+ * a bare number (`min_version = 1.3`).
+ */
+export const tlsVersionType: ValueType<"1.2" | "1.3"> = {
+  ...enumType<"1.2" | "1.3">(["1.2", "1.3"]),
+  fromToml(value) {
+    const text = typeof value === "number" ? value.toFixed(1) : value;
+    if (typeof text !== "string") throw new RangeError("expected one of 1.2, 1.3");
+    return tlsVersionType.fromString(text);
+  },
+};
+
 // RFC 7512 section 2.3: pk11-path attributes separated by ";", an optional "?" query.
 const PK11_CHAR = String.raw`(?:[A-Za-z0-9\-._~:\[\]@!$'()*+,=&]|%[0-9A-Fa-f]{2})`;
 const PK11_ATTR = `[a-z][a-z0-9-]*=${PK11_CHAR}*`;

@@ -17,6 +17,7 @@ import {
   positiveDurationType,
   secretType,
   stringListType,
+  tlsVersionType,
   topicLevelType,
   topicPrefixType,
   u32Type,
@@ -42,6 +43,8 @@ export interface KeySpec<K extends string = ConfigKey, V = ConfigValues[ConfigKe
   readonly secret?: boolean;
   /** Kept for configs written by the seed project; see COMPAT.md. */
   readonly legacy?: boolean;
+  /** hsm-bridge's own key: thin-edge does not read it (and may warn that it does not know it). */
+  readonly extension?: boolean;
 }
 
 function spec<const K extends string, V>(s: KeySpec<K, V>): KeySpec<K, V> {
@@ -177,6 +180,16 @@ const TABLE = [
     doc: "MQTT keepalive towards the cloud.",
     example: "60s",
     default: "60s",
+  }),
+  spec({
+    key: "c8y.bridge.tls.min_version",
+    type: tlsVersionType,
+    doc: "Oldest TLS version accepted from the cloud broker: 1.2 offers TLS 1.3 and TLS 1.2 in " +
+      "one handshake (1.3 preferred; TLS 1.2 only with ECDHE, AEAD ciphers and the extended " +
+      "master secret, as rustls); 1.3 refuses brokers that stop at TLS 1.2.",
+    example: "1.3",
+    default: "1.2",
+    extension: true,
   }),
   spec({
     key: "c8y.smartrest.templates",

@@ -69,4 +69,17 @@ Deno.test("ConfigValues is derived from the table, key by key, with each key's v
   const unknown: ConfigValues["device.no_such_key"] = "x";
   assert.equal(unknown, "x");
   assert.equal(SCHEMA.length, new Set(SCHEMA.map((s) => s.key)).size, "each key once");
+  const tls: Same<ConfigValues["c8y.bridge.tls.min_version"], "1.2" | "1.3"> = true;
+  assert.ok(tls);
+});
+
+Deno.test("SCHEMA marks hsm-bridge's own keys as extensions", () => {
+  assert.deepEqual(SCHEMA.filter((s) => s.extension).map((s) => s.key), [
+    "c8y.bridge.tls.min_version",
+  ]);
+  const spec = keySpec("c8y.bridge.tls.min_version")!;
+  assert.equal(spec.type.fromToml(1.3), "1.3");
+  assert.equal(spec.type.fromToml("1.2"), "1.2");
+  assert.throws(() => spec.type.fromToml(1.1), /expected one of 1\.2, 1\.3/);
+  assert.throws(() => spec.type.fromString("TLSv1.3"), /expected one of 1\.2, 1\.3/);
 });
