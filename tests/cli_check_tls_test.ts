@@ -1,6 +1,6 @@
 /**
- * `hsm-bridge check tls` against real TLS 1.3 servers (OpenSSL, GnuTLS, mosquitto) with the
- * device key on a SoftHSM token, and against servers it must refuse.
+ * `hsm-bridge check tls` against real TLS 1.3 and TLS 1.2 servers (OpenSSL, GnuTLS, mosquitto)
+ * with the device key on a SoftHSM token, and against servers it must refuse.
  */
 import assert from "node:assert/strict";
 import { cliArgv, runCli } from "./helpers/cli.ts";
@@ -40,19 +40,25 @@ async function device(dir: string) {
 function assertCompleted(
   r: { code: number; stdout: string; stderr: string },
   kind: KeyKind,
-  token = "edge",
+  opts: { token?: string; version?: "TLSv1.3" | "TLSv1.2"; scheme?: string } = {},
 ) {
-  assert.equal(r.code, 0, `${kind}: ${r.stderr}\n${r.stdout}`);
-  assert.match(r.stdout, /TLS handshake with .* completed/);
-  assert.match(r.stdout, /protocol {7}TLSv1\.3/);
-  assert.match(r.stdout, /after {10}the server accepted the connection\n/);
-  const scheme = {
+  const { token = "edge", version = "TLSv1.3" } = opts;
+  const scheme = opts.scheme ?? {
     p256: "ecdsa_secp256r1_sha256",
     p384: "ecdsa_secp384r1_sha384",
     rsa2048: "rsa_pss_rsae_sha256",
     ed25519: "ed25519",
     rsa3072: "rsa_pss_rsae_sha256",
   }[kind];
+  assert.equal(r.code, 0, `${kind}: ${r.stderr}\n${r.stdout}`);
+  assert.match(r.stdout, /TLS handshake with .* completed/);
+  assert.match(
+    r.stdout,
+    version === "TLSv1.3"
+      ? /protocol {7}TLSv1\.3\n/
+      : /protocol {7}TLSv1\.2 with extended master secret \(RFC 7627\), no renegotiation\n/,
+  );
+  assert.match(r.stdout, /after {10}the server accepted the connection\n/);
   assert.match(
     r.stdout,
     new RegExp(
@@ -97,6 +103,59 @@ Deno.test("check tls completes against gnutls-serv with a token key of every typ
       { env: { ...d.hsm.env, NO_COLOR: "1" } },
     );
     assertCompleted(r, kind);
+  }
+});
+
+Deno.test("check tls completes a TLS 1.2 handshake with openssl s_server -tls1_2 and a token key of every type", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  const server = await startOpensslServer(d.creds, ["-tls1_2", "-Verify", "2"]);
+  const pkcs1 = await startOpensslServer(d.creds, [
+    "-tls1_2",
+    "-Verify",
+    "2",
+    "-client_sigalgs",
+    "RSA+SHA256",
+  ]);
+  try {
+    for (const kind of TOKEN_KINDS) {
+      const r = await runCli(
+        ["check", "tls", `127.0.0.1:${server.port}`, "--config", d.configs.get(kind)!],
+        { env: d.hsm.env },
+      );
+      assertCompleted(r, kind, { version: "TLSv1.2" });
+      assert.match(r.stdout, /cipher suite {3}TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\n/);
+    }
+    // An RSA token key signs RSA PKCS#1 v1.5 for a server that accepts nothing else.
+    const r = await runCli(
+      ["check", "tls", `127.0.0.1:${pkcs1.port}`, "--config", d.configs.get("rsa2048")!],
+      { env: d.hsm.env },
+    );
+    assertCompleted(r, "rsa2048", { version: "TLSv1.2", scheme: "rsa_pkcs1_sha256" });
+    const json = await runCli(
+      ["check", "tls", `127.0.0.1:${server.port}`, "--json", "--config", d.configs.get("p384")!],
+      { env: d.hsm.env },
+    );
+    const info = JSON.parse(json.stdout);
+    assert.equal(info.version, "TLSv1.2");
+    assert.equal(info.extendedMasterSecret, true);
+    assert.equal(info.clientSignatureScheme, "ecdsa_secp384r1_sha384");
+  } finally {
+    await server.process.stop();
+    await pkcs1.process.stop();
+  }
+});
+
+Deno.test("check tls completes against gnutls-serv restricted to TLS 1.2 with a token key of every type", async () => {
+  await using dir = await tempDir();
+  const d = await device(dir.path);
+  for (const kind of TOKEN_KINDS) {
+    const r = await runAgainstGnutls(
+      d.creds,
+      cliArgv(["check", "tls", "127.0.0.1:8443", "--config", d.configs.get(kind)!]),
+      { env: { ...d.hsm.env, NO_COLOR: "1" }, priority: "NORMAL:-VERS-ALL:+VERS-TLS1.2" },
+    );
+    assertCompleted(r, kind, { version: "TLSv1.2" });
   }
 });
 
@@ -182,7 +241,7 @@ Deno.test("check tls completes with TPM keys made by hsm create-key, against ope
       const r = await runCli(["check", "tls", `127.0.0.1:${openssl.port}`, "--config", path], {
         env: tpm.env,
       });
-      assertCompleted(r, kind, "tpm-edge");
+      assertCompleted(r, kind, { token: "tpm-edge" });
     }
   } finally {
     await openssl.process.stop();
@@ -192,7 +251,7 @@ Deno.test("check tls completes with TPM keys made by hsm create-key, against ope
     const r = await runCli(["check", "tls", "--config", path], {
       env: { ...tpm.env, TEDGE_C8Y_MQTT: `localhost:${broker.port}` },
     });
-    assertCompleted(r, kind, "tpm-edge");
+    assertCompleted(r, kind, { token: "tpm-edge" });
   }
 });
 
@@ -206,11 +265,19 @@ Deno.test("check tls refuses bad servers with the reason, exit 1", async () => {
     notBefore: new Date(Date.now() - 10 * 86_400_000),
     notAfter: new Date(Date.now() - 86_400_000),
   });
+  const noEms = `${dir.path}/no-ems.cnf`;
+  await Deno.writeTextFile(
+    noEms,
+    "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = tls\n" +
+      "[tls]\nOptions = -ExtendedMasterSecret\n",
+  );
   const cases: {
     name: string;
     creds?: typeof d.creds;
     extra: string[];
     args?: string[];
+    env?: Record<string, string>;
+    serverEnv?: Record<string, string>;
     error: RegExp;
   }[] = [
     {
@@ -231,7 +298,24 @@ Deno.test("check tls refuses bad servers with the reason, exit 1", async () => {
       extra: ["-tls1_3"],
       error: /expired/,
     },
-    { name: "TLS 1.2 only", extra: ["-tls1_2"], error: /does not speak TLS 1\.3/ },
+    {
+      // A TLS 1.2 server is accepted unless the device is set to TLS 1.3 only.
+      name: "TLS 1.2 only, with c8y.bridge.tls.min_version 1.3",
+      extra: ["-tls1_2"],
+      env: { TEDGE_C8Y_BRIDGE_TLS_MIN_VERSION: "1.3" },
+      error: /does not speak TLS 1\.3.*this connection allows TLS 1\.3 only/,
+    },
+    {
+      name: "TLS 1.2 without extended master secret",
+      extra: ["-tls1_2"],
+      serverEnv: { OPENSSL_CONF: noEms },
+      error: /does not support the extended master secret \(RFC 7627\)/,
+    },
+    {
+      name: "TLS 1.2 with CBC suites only",
+      extra: ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"],
+      error: /Server sent alert "handshake_failure" while waiting for ServerHello/,
+    },
     {
       // The server judges our certificate after our Finished (RFC 8446 4.4.2.4): check tls
       // must wait for its verdict rather than report success.
@@ -251,11 +335,11 @@ Deno.test("check tls refuses bad servers with the reason, exit 1", async () => {
     },
   ];
   for (const c of cases) {
-    const server = await startOpensslServer(c.creds ?? d.creds, c.extra);
+    const server = await startOpensslServer(c.creds ?? d.creds, c.extra, "127.0.0.1", c.serverEnv);
     try {
       const r = await runCli(
         ["check", "tls", `127.0.0.1:${server.port}`, ...(c.args ?? []), "--config", config],
-        { env: d.hsm.env },
+        { env: { ...d.hsm.env, ...c.env } },
       );
       assert.equal(r.code, 1, `${c.name}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /^hsm-bridge: TLS handshake with 127\.0\.0\.1:\d+ failed: /, r.stderr);

@@ -152,12 +152,14 @@ Deno.test("TLS client refuses servers whose certificate is untrusted, for anothe
   });
 });
 
-Deno.test("TLS client refuses a TLS 1.2-only server: it does not speak TLS 1.3", async () => {
+Deno.test("TLS client set to TLS 1.3 only refuses a TLS 1.2-only server (which it accepts by default)", async () => {
+  // minVersion TLSv1.3 (c8y.bridge.tls.min_version 1.3): TLS 1.3 alone is offered. Without
+  // it the same server is accepted (tests/tls12_openssl_test.ts).
   await withFixture(async (fx) => {
     await withServer(fx.creds, ["-tls1_2"], async (port) => {
       await within(
         assert.rejects(
-          connectTls(clientOptions(fx, port)),
+          connectTls(clientOptions(fx, port, "p256", { minVersion: "TLSv1.3" })),
           (e: unknown) => {
             assert.ok(
               e instanceof TlsPeerIncompatibleError || e instanceof TlsAlertReceivedError,
@@ -166,7 +168,10 @@ Deno.test("TLS client refuses a TLS 1.2-only server: it does not speak TLS 1.3",
             // Either we refused the ServerHello, or the server refused first with the alert.
             const alert = e instanceof TlsAlertReceivedError ? e.received : e.alertToSend;
             assert.equal(alert, "protocol_version");
-            assert.match((e as Error).message, /does not speak TLS 1\.3/);
+            assert.match(
+              (e as Error).message,
+              /does not speak TLS 1\.3.*this connection allows TLS 1\.3 only/,
+            );
             return true;
           },
         ),

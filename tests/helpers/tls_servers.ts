@@ -16,12 +16,14 @@ export interface ServerCredentials {
 /**
  * `openssl s_server -tls1_3 -Verify 2` (a client certificate is required), or with `extra`
  * instead of those flags. Its output is line-buffered (stdbuf): s_server reports events such
- * as a KeyUpdate with printf, which a pipe would otherwise hold back.
+ * as a KeyUpdate with printf, which a pipe would otherwise hold back. `env` reaches s_server
+ * (OPENSSL_CONF, for options it has no flag for).
  */
 export async function startOpensslServer(
   creds: ServerCredentials,
   extra: string[] = ["-tls1_3", "-Verify", "2"],
   host: "127.0.0.1" | "::1" = "127.0.0.1",
+  env?: Record<string, string>,
 ): Promise<{ port: number; process: TestProcess }> {
   const port = freePort(host);
   const process = new TestProcess("stdbuf", [
@@ -37,7 +39,7 @@ export async function startOpensslServer(
     "-CAfile",
     creds.caPath,
     ...extra,
-  ], { stdin: true });
+  ], { stdin: true, env });
   await process.waitForOutput(/ACCEPT/);
   return { port, process };
 }
