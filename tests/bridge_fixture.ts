@@ -1,7 +1,8 @@
 /**
- * Test bed for the bridge tests: a "cloud" mosquitto (TLS 1.3, client certificate required),
- * a local mosquitto (persistence on), a device certificate with a file key, and mqtt.js
- * clients for the load generator and subscribers (in-process: cheap on a 2-CPU machine).
+ * Test bed for the bridge tests: a "cloud" mosquitto (TLS 1.3, client certificate required; or
+ * plain behind stunnel4 held to TLS 1.2, an endpoint without TLS 1.3), a local mosquitto
+ * (persistence on), a device certificate with a file key, and mqtt.js clients for the load
+ * generator and subscribers (in-process: cheap on a 2-CPU machine).
  */
 import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
@@ -20,6 +21,7 @@ import { type CliResult, runCli, startCli } from "./helpers/cli.ts";
 import { tempDir, type TestProcess } from "./helpers/process.ts";
 import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
 import { startP11ServerProcess } from "./helpers/p11_server.ts";
+import { Stunnel } from "./helpers/stunnel.ts";
 import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
 
 export const DEVICE_ID = "hsm-bridge-test-device";
@@ -29,6 +31,11 @@ export interface BridgeEnvOptions {
   cloudPersistence?: boolean;
   /** Override the cloud broker's TLS server certificate (an untrusted one, say). */
   untrustedCloud?: boolean;
+  /**
+   * The cloud endpoint is stunnel4 with sslVersionMax TLSv1.2 and a required client
+   * certificate, in front of a plain mosquitto: a TLS 1.2-only MQTT endpoint.
+   */
+  cloudTls12?: boolean;
   echo?: boolean;
 }
 
@@ -40,6 +47,10 @@ export class BridgeEnv {
     readonly cloud: Mosquitto,
     readonly local: Mosquitto,
     readonly profile: CloudProfile,
+    /** Where clients reach the cloud over TLS: the broker, or stunnel in front of it. */
+    readonly cloudPort: number,
+    /** The TLS 1.2 terminator, when there is one. */
+    readonly terminator: Stunnel | undefined,
     private readonly cleanup: () => Promise<void>,
   ) {}
 
@@ -55,22 +66,45 @@ export class BridgeEnv {
       const device = await pki.device("device", DEVICE_ID);
       await Deno.mkdir(`${dir.path}/cloud`);
       await Deno.mkdir(`${dir.path}/local`);
+      const tls = { caPath: pki.caPath, certPath: server.certPath, keyPath: server.keyPath! };
       const cloud = await Mosquitto.start({
         dir: `${dir.path}/cloud`,
-        tls: { caPath: pki.caPath, certPath: server.certPath, keyPath: server.keyPath! },
+        tls: opts.cloudTls12 ? undefined : tls,
         persistence: opts.cloudPersistence,
         echo: opts.echo,
       });
+      const terminator = opts.cloudTls12
+        ? await Stunnel.start({
+          dir: `${dir.path}/cloud`,
+          connectPort: cloud.port,
+          creds: { certPath: tls.certPath, keyPath: tls.keyPath, caPath: tls.caPath },
+        })
+        : undefined;
       const local = await Mosquitto.start({
         dir: `${dir.path}/local`,
         persistence: true,
         echo: opts.echo,
       });
       const profile = c8yProfile({ deviceId: DEVICE_ID, templates: ["tmpl1"] });
-      return new BridgeEnv(dir.path, pki, device, cloud, local, profile, async () => {
-        await Promise.allSettled([cloud.stop("SIGKILL"), local.stop("SIGKILL")]);
-        await dir[Symbol.asyncDispose]();
-      });
+      const cloudPort = terminator?.port ?? cloud.port;
+      return new BridgeEnv(
+        dir.path,
+        pki,
+        device,
+        cloud,
+        local,
+        profile,
+        cloudPort,
+        terminator,
+        async () => {
+          await Promise.allSettled([
+            cloud.stop("SIGKILL"),
+            local.stop("SIGKILL"),
+            terminator?.stop(),
+          ]);
+          await dir[Symbol.asyncDispose]();
+        },
+      );
     } catch (e) {
       await dir[Symbol.asyncDispose]();
       throw e;
@@ -84,7 +118,7 @@ export class BridgeEnv {
   async bridgeOptions(
     extra: Partial<BridgeOptions> & { extraRules?: BridgeRule[]; cloudPort?: number } = {},
   ) {
-    const { extraRules = [], cloudPort = this.cloud.port, ...rest } = extra;
+    const { extraRules = [], cloudPort = this.cloudPort, ...rest } = extra;
     const options: BridgeOptions = {
       rules: new BridgeRules([...this.profile.rules, ...extraRules]),
       local: {
@@ -125,7 +159,7 @@ export class BridgeEnv {
   /** An mqtt.js client of the cloud broker with its own client certificate. */
   async cloudClient(name: string, opts: IClientOptions = {}): Promise<MqttClient> {
     const cert = await this.pki.device(`client-${name}`, name);
-    return await mqtt.connectAsync(`mqtts://127.0.0.1:${this.cloud.port}`, {
+    return await mqtt.connectAsync(`mqtts://127.0.0.1:${this.cloudPort}`, {
       ca: await Deno.readTextFile(this.pki.caPath),
       cert: cert.certPem,
       key: await Deno.readTextFile(cert.keyPath!),
@@ -253,7 +287,7 @@ export class RunDevice {
     extraToml: Record<string, string> = {},
   ): Promise<RunDevice> {
     const lines: Record<string, string> = {
-      "c8y.mqtt": `"127.0.0.1:${env.cloud.port}"`,
+      "c8y.mqtt": `"127.0.0.1:${env.cloudPort}"`,
       "c8y.root_cert_path": `"${env.pki.caPath}"`,
       "c8y.smartrest.templates": `["tmpl1"]`,
       "mqtt.client.host": `"127.0.0.1"`,
