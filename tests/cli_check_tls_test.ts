@@ -93,16 +93,23 @@ Deno.test("check tls completes against openssl s_server with a token key of ever
   }
 });
 
-Deno.test("check tls completes against gnutls-serv with a token key of every type", async () => {
+Deno.test("check tls completes against gnutls-serv, TLS 1.3 and restricted to TLS 1.2, with a token key of every type", async () => {
   await using dir = await tempDir();
   const d = await device(dir.path);
-  for (const kind of TOKEN_KINDS) {
-    const r = await runAgainstGnutls(
-      d.creds,
-      cliArgv(["check", "tls", "127.0.0.1:8443", "--config", d.configs.get(kind)!]),
-      { env: { ...d.hsm.env, NO_COLOR: "1" } },
-    );
-    assertCompleted(r, kind);
+  for (
+    const [version, priority] of [
+      ["TLSv1.3", undefined],
+      ["TLSv1.2", "NORMAL:-VERS-ALL:+VERS-TLS1.2"],
+    ] as const
+  ) {
+    for (const kind of TOKEN_KINDS) {
+      const r = await runAgainstGnutls(
+        d.creds,
+        cliArgv(["check", "tls", "127.0.0.1:8443", "--config", d.configs.get(kind)!]),
+        { env: { ...d.hsm.env, NO_COLOR: "1" }, priority },
+      );
+      assertCompleted(r, kind, { version });
+    }
   }
 });
 
@@ -143,19 +150,6 @@ Deno.test("check tls completes a TLS 1.2 handshake with openssl s_server -tls1_2
   } finally {
     await server.process.stop();
     await pkcs1.process.stop();
-  }
-});
-
-Deno.test("check tls completes against gnutls-serv restricted to TLS 1.2 with a token key of every type", async () => {
-  await using dir = await tempDir();
-  const d = await device(dir.path);
-  for (const kind of TOKEN_KINDS) {
-    const r = await runAgainstGnutls(
-      d.creds,
-      cliArgv(["check", "tls", "127.0.0.1:8443", "--config", d.configs.get(kind)!]),
-      { env: { ...d.hsm.env, NO_COLOR: "1" }, priority: "NORMAL:-VERS-ALL:+VERS-TLS1.2" },
-    );
-    assertCompleted(r, kind, { version: "TLSv1.2" });
   }
 });
 

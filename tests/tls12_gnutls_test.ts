@@ -6,33 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./helpers/process.ts";
-import { runAgainstGnutls } from "./helpers/tls_servers.ts";
-import { CLIENT_KINDS, type TlsFixture, tlsFixture } from "./tls_helpers.ts";
+import { CLIENT_KINDS, runGnutlsClient, tlsFixture } from "./tls_helpers.ts";
 
-const CLIENT = new URL("./tls_gnutls_client.ts", import.meta.url).pathname;
-const ENV = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
 const TLS12 = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
-
-async function runClient(fx: TlsFixture, kind: typeof CLIENT_KINDS[number], priority: string) {
-  const id = fx.clients.get(kind)!;
-  const r = await runAgainstGnutls(fx.creds, [
-    Deno.execPath(),
-    "run",
-    "--quiet",
-    "-A",
-    CLIENT,
-    "8443",
-    fx.pki.caPath,
-    id.cert.chainPath,
-    id.cert.keyPath!,
-  ], { env: ENV, port: 8443, priority });
-  const line = r.stdout.trim().split("\n").pop() ?? "";
-  try {
-    return { result: JSON.parse(line) as Record<string, unknown>, r };
-  } catch {
-    throw new Error(`gnutls client printed no result (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-}
 
 Deno.test("TLS 1.2: mutual handshake with gnutls-serv for each client key type", async () => {
   await using dir = await tempDir("tls12-gnutls-");
@@ -45,7 +21,7 @@ Deno.test("TLS 1.2: mutual handshake with gnutls-serv for each client key type",
       ed25519: "ed25519",
     };
     for (const kind of CLIENT_KINDS) {
-      const { result, r } = await runClient(fx, kind, TLS12);
+      const { result, r } = await runGnutlsClient(fx, kind, { priority: TLS12 });
       assert.equal(result.ok, true, `${kind}: ${JSON.stringify(result)}\n${r.stderr}`);
       const info = result.info as Record<string, unknown>;
       assert.equal(info.version, "TLSv1.2");
@@ -71,7 +47,9 @@ Deno.test("TLS 1.2: each AEAD with gnutls-serv, ECDSA and RSA server certificate
         [rsa, "AES-256-GCM", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"],
       ] as const
     ) {
-      const { result, r } = await runClient(fx, "p256", `${TLS12}:-CIPHER-ALL:+${cipher}`);
+      const { result, r } = await runGnutlsClient(fx, "p256", {
+        priority: `${TLS12}:-CIPHER-ALL:+${cipher}`,
+      });
       assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}\n${r.stderr}`);
       assert.equal((result.info as Record<string, unknown>).suite, name);
     }
@@ -91,7 +69,7 @@ Deno.test("TLS 1.2: gnutls-serv without extended master secret or secure renegot
         ["%DISABLE_SAFE_RENEGOTIATION", /does not support secure renegotiation \(RFC 5746\)/],
       ] as const
     ) {
-      const { result, r } = await runClient(fx, "p256", `${TLS12}:${option}`);
+      const { result, r } = await runGnutlsClient(fx, "p256", { priority: `${TLS12}:${option}` });
       assert.equal(result.ok, false, `${option}: ${JSON.stringify(result)}`);
       assert.equal(result.name, "TlsPeerIncompatibleError", JSON.stringify(result));
       assert.equal(result.alert, "handshake_failure");

@@ -6,47 +6,31 @@
  */
 import assert from "node:assert/strict";
 import { openSigningKey, Secret, type SigningKey } from "../src/keys/mod.ts";
-import { connectTls, type TlsConnection } from "../src/tls/mod.ts";
+import { connectTls } from "../src/tls/mod.ts";
 import { resolveConfig, startTlsWithConfig } from "../src/tls/client.ts";
 import { decodePem } from "../src/x509/mod.ts";
 import type { KeyKind } from "./helpers/pki.ts";
-import { tempDir, type TestProcess } from "./helpers/process.ts";
+import type { TestProcess } from "./helpers/process.ts";
 import { SoftHsm, SOFTHSM_MODULE } from "./helpers/softhsm.ts";
-import { type ServerCredentials, startOpensslServer } from "./helpers/tls_servers.ts";
-import { clientOptions, readUntil, type TlsFixture, tlsFixture, within } from "./tls_helpers.ts";
+import type { ServerCredentials } from "./helpers/tls_servers.ts";
+import {
+  clientOptions,
+  exchange,
+  type TlsFixture,
+  within,
+  withOpensslServer,
+  withTlsFixture,
+} from "./tls_helpers.ts";
 
 const te = new TextEncoder();
 
-async function withFixture(fn: (fx: TlsFixture, dir: string) => Promise<void>): Promise<void> {
-  await using dir = await tempDir("tls12-openssl-");
-  const fx = await tlsFixture(dir.path, ["p256"]);
-  try {
-    await fn(fx, dir.path);
-  } finally {
-    await fx.close();
-  }
-}
-
-async function withServer(
+const withFixture = (fn: (fx: TlsFixture, dir: string) => Promise<void>) =>
+  withTlsFixture("tls12-openssl-", ["p256"], fn);
+const withServer = (
   creds: ServerCredentials,
   extra: string[],
   fn: (port: number, server: TestProcess) => Promise<void>,
-): Promise<void> {
-  const { port, process } = await startOpensslServer(creds, ["-tls1_2", ...extra]);
-  try {
-    await fn(port, process);
-  } finally {
-    await process.stop();
-  }
-}
-
-/** Data both ways: client -> s_server's stdout, s_server's stdin -> client. */
-async function exchange(conn: TlsConnection, server: TestProcess, tag: string): Promise<void> {
-  await conn.write(te.encode(`client says ${tag}\n`));
-  await server.waitForOutput(new RegExp(`client says ${tag}`));
-  await server.write(`server says ${tag}\n`);
-  await readUntil(conn, `server says ${tag}`);
-}
+) => withOpensslServer(creds, ["-tls1_2", ...extra], fn);
 
 Deno.test("TLS 1.2: mutual handshake with openssl s_server -tls1_2 for each ECDHE AEAD suite", async () => {
   await withFixture(async (fx) => {

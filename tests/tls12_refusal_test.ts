@@ -10,38 +10,24 @@ import {
   type TlsError,
   TlsPeerIncompatibleError,
 } from "../src/tls/mod.ts";
-import { tempDir, type TestProcess } from "./helpers/process.ts";
-import { type ServerCredentials, startOpensslServer } from "./helpers/tls_servers.ts";
-import { clientOptions, type TlsFixture, tlsFixture, within } from "./tls_helpers.ts";
+import type { TestProcess } from "./helpers/process.ts";
+import type { ServerCredentials } from "./helpers/tls_servers.ts";
+import {
+  clientOptions,
+  type TlsFixture,
+  within,
+  withOpensslServer,
+  withTlsFixture,
+} from "./tls_helpers.ts";
 
-async function withFixture(fn: (fx: TlsFixture, dir: string) => Promise<void>): Promise<void> {
-  await using dir = await tempDir("tls12-refusal-");
-  const fx = await tlsFixture(dir.path, ["p256"]);
-  try {
-    await fn(fx, dir.path);
-  } finally {
-    await fx.close();
-  }
-}
-
-async function withServer(
+const withFixture = (fn: (fx: TlsFixture, dir: string) => Promise<void>) =>
+  withTlsFixture("tls12-refusal-", ["p256"], fn);
+const withServer = (
   creds: ServerCredentials,
   extra: string[],
   fn: (port: number, server: TestProcess) => Promise<void>,
   env?: Record<string, string>,
-): Promise<void> {
-  const { port, process } = await startOpensslServer(
-    creds,
-    ["-tls1_2", ...extra],
-    "127.0.0.1",
-    env,
-  );
-  try {
-    await fn(port, process);
-  } finally {
-    await process.stop();
-  }
-}
+) => withOpensslServer(creds, ["-tls1_2", ...extra], fn, env);
 
 function oneLine(cls: new (...a: never[]) => TlsError, alert: string, message: RegExp) {
   return (e: unknown) => {

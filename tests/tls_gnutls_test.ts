@@ -5,40 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./helpers/process.ts";
-import { runAgainstGnutls } from "./helpers/tls_servers.ts";
-import { CLIENT_KINDS, type TlsFixture, tlsFixture } from "./tls_helpers.ts";
-
-const CLIENT = new URL("./tls_gnutls_client.ts", import.meta.url).pathname;
-const ENV = { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" };
-
-async function runClient(
-  fx: TlsFixture,
-  kind: typeof CLIENT_KINDS[number],
-  suite?: number,
-  priority?: string,
-) {
-  const id = fx.clients.get(kind)!;
-  const r = await runAgainstGnutls(fx.creds, [
-    Deno.execPath(),
-    "run",
-    "--quiet",
-    "-A",
-    CLIENT,
-    "8443",
-    fx.pki.caPath,
-    id.cert.chainPath,
-    id.cert.keyPath!,
-    ...(suite ? [String(suite)] : []),
-  ], { env: ENV, port: 8443, priority });
-  const line = r.stdout.trim().split("\n").pop() ?? "";
-  let result: Record<string, unknown>;
-  try {
-    result = JSON.parse(line);
-  } catch {
-    throw new Error(`gnutls client printed no result (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-  return { result, r };
-}
+import { CLIENT_KINDS, runGnutlsClient, tlsFixture } from "./tls_helpers.ts";
 
 Deno.test("TLS client completes a mutual handshake with gnutls-serv for each client key type", async () => {
   await using dir = await tempDir("tls-gnutls-");
@@ -51,7 +18,7 @@ Deno.test("TLS client completes a mutual handshake with gnutls-serv for each cli
       ed25519: "ed25519",
     };
     for (const kind of CLIENT_KINDS) {
-      const { result, r } = await runClient(fx, kind);
+      const { result, r } = await runGnutlsClient(fx, kind);
       assert.equal(result.ok, true, `${kind}: ${JSON.stringify(result)}\n${r.stderr}`);
       const info = result.info as Record<string, unknown>;
       assert.equal(info.version, "TLSv1.3");
@@ -76,7 +43,7 @@ Deno.test("TLS client negotiates each cipher suite with gnutls-serv", async () =
         [0x1303, "TLS_CHACHA20_POLY1305_SHA256"],
       ] as const
     ) {
-      const { result, r } = await runClient(fx, "p256", code);
+      const { result, r } = await runGnutlsClient(fx, "p256", { suite: code });
       assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}\n${r.stderr}`);
       assert.equal((result.info as Record<string, unknown>).suite, name);
     }
@@ -91,7 +58,7 @@ Deno.test("TLS client retries with the NIST group gnutls-serv insists on (HelloR
   try {
     for (const [group, name] of [["SECP256R1", "secp256r1"], ["SECP384R1", "secp384r1"]]) {
       const priority = `NORMAL:-GROUP-ALL:+GROUP-${group}`;
-      const { result, r } = await runClient(fx, "p256", undefined, priority);
+      const { result, r } = await runGnutlsClient(fx, "p256", { priority });
       assert.equal(result.ok, true, `${name}: ${JSON.stringify(result)}\n${r.stderr}`);
       const info = result.info as Record<string, unknown>;
       assert.equal(info.group, name);

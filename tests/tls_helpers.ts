@@ -9,7 +9,12 @@ import { type ClosableSigningKey, loadFileKey } from "../src/keys/mod.ts";
 import type { TlsClientOptions, TlsConnection } from "../src/tls/mod.ts";
 import { decodePem, TrustStore } from "../src/x509/mod.ts";
 import { type IssuedCertificate, type KeyKind, TestPki } from "./helpers/pki.ts";
-import type { ServerCredentials } from "./helpers/tls_servers.ts";
+import { tempDir, type TestProcess } from "./helpers/process.ts";
+import {
+  runAgainstGnutls,
+  type ServerCredentials,
+  startOpensslServer,
+} from "./helpers/tls_servers.ts";
 
 /** Client key types the issue asks for: P-256, P-384, RSA-2048 (PSS) and Ed25519. */
 export const CLIENT_KINDS = ["p256", "p384", "rsa2048", "ed25519"] as const;
@@ -107,4 +112,84 @@ export async function readUntil(conn: TlsConnection, text: string, ms = 10_000):
     got += td.decode(chunk, { stream: true });
   }
   return got;
+}
+
+/** A fixture of `kinds` in a fresh temporary directory, for the length of `fn`. */
+export async function withTlsFixture(
+  prefix: string,
+  kinds: readonly ClientKind[],
+  fn: (fx: TlsFixture, dir: string) => Promise<void>,
+): Promise<void> {
+  await using dir = await tempDir(prefix);
+  const fx = await tlsFixture(dir.path, kinds);
+  try {
+    await fn(fx, dir.path);
+  } finally {
+    await fx.close();
+  }
+}
+
+/** `openssl s_server` with `extra` (and `env`), for the length of `fn`. */
+export async function withOpensslServer(
+  creds: ServerCredentials,
+  extra: string[],
+  fn: (port: number, server: TestProcess) => Promise<void>,
+  env?: Record<string, string>,
+): Promise<void> {
+  const { port, process } = await startOpensslServer(creds, extra, "127.0.0.1", env);
+  try {
+    await fn(port, process);
+  } finally {
+    await process.stop();
+  }
+}
+
+const te = new TextEncoder();
+
+/** Data both ways: client -> s_server's stdout, s_server's stdin -> client. */
+export async function exchange(
+  conn: TlsConnection,
+  server: TestProcess,
+  tag: string,
+): Promise<void> {
+  await conn.write(te.encode(`client says ${tag}\n`));
+  await server.waitForOutput(new RegExp(`client says ${tag}`));
+  await server.write(`server says ${tag}\n`);
+  await readUntil(conn, `server says ${tag}`);
+}
+
+const GNUTLS_CLIENT = new URL("./tls_gnutls_client.ts", import.meta.url).pathname;
+
+/**
+ * tests/tls_gnutls_client.ts with the fixture's `kind` key against gnutls-serv (in its own
+ * network namespace, `priority` its --priority); returns the client's JSON result line.
+ */
+export async function runGnutlsClient(
+  fx: TlsFixture,
+  kind: ClientKind,
+  opts: { suite?: number; priority?: string } = {},
+) {
+  const id = fx.clients.get(kind)!;
+  const r = await runAgainstGnutls(fx.creds, [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "-A",
+    GNUTLS_CLIENT,
+    "8443",
+    fx.pki.caPath,
+    id.cert.chainPath,
+    id.cert.keyPath!,
+    ...(opts.suite ? [String(opts.suite)] : []),
+  ], {
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    port: 8443,
+    priority: opts.priority,
+  });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  try {
+    return { result: JSON.parse(line) as Record<string, unknown>, r };
+  } catch {
+    throw new Error(`gnutls client printed no result (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
 }

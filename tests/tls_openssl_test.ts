@@ -6,50 +6,28 @@
  * rest of that stdin read, so the tests wait for its "SSL_do_handshake" line before writing more.
  */
 import assert from "node:assert/strict";
-import { connectTls, type TlsConnection } from "../src/tls/mod.ts";
-import { tempDir, type TestProcess } from "./helpers/process.ts";
+import { connectTls } from "../src/tls/mod.ts";
+import type { TestProcess } from "./helpers/process.ts";
 import {
   CLIENT_KINDS,
   clientOptions,
-  readUntil,
+  exchange,
   type TlsFixture,
-  tlsFixture,
   within,
+  withOpensslServer,
+  withTlsFixture,
 } from "./tls_helpers.ts";
 import { startOpensslServer } from "./helpers/tls_servers.ts";
 
 const te = new TextEncoder();
 
-async function withFixture(fn: (fx: TlsFixture) => Promise<void>): Promise<void> {
-  await using dir = await tempDir("tls-openssl-");
-  const fx = await tlsFixture(dir.path);
-  try {
-    await fn(fx);
-  } finally {
-    await fx.close();
-  }
-}
-
-async function withServer(
+const withFixture = (fn: (fx: TlsFixture) => Promise<void>) =>
+  withTlsFixture("tls-openssl-", CLIENT_KINDS, fn);
+const withServer = (
   fx: TlsFixture,
   extra: string[],
   fn: (port: number, server: TestProcess) => Promise<void>,
-): Promise<void> {
-  const { port, process } = await startOpensslServer(fx.creds, extra);
-  try {
-    await fn(port, process);
-  } finally {
-    await process.stop();
-  }
-}
-
-/** Data both ways: client -> s_server's stdout, s_server's stdin -> client. */
-async function exchange(conn: TlsConnection, server: TestProcess, tag: string): Promise<void> {
-  await conn.write(te.encode(`client says ${tag}\n`));
-  await server.waitForOutput(new RegExp(`client says ${tag}`));
-  await server.write(`server says ${tag}\n`);
-  await readUntil(conn, `server says ${tag}`);
-}
+) => withOpensslServer(fx.creds, extra, fn);
 
 Deno.test("TLS client completes a mutual handshake with openssl s_server for each cipher suite", async () => {
   await withFixture(async (fx) => {

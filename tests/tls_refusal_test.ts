@@ -16,32 +16,18 @@ import { der, TrustStore } from "../src/x509/mod.ts";
 import { x509 } from "../src/x509/testing.ts";
 import { TestPki } from "./helpers/pki.ts";
 import { freePort } from "./helpers/ports.ts";
-import { tempDir, type TestProcess } from "./helpers/process.ts";
-import { clientOptions, type TlsFixture, tlsFixture, within } from "./tls_helpers.ts";
-import { type ServerCredentials, startOpensslServer } from "./helpers/tls_servers.ts";
+import {
+  clientOptions,
+  type TlsFixture,
+  within,
+  withOpensslServer,
+  withTlsFixture,
+} from "./tls_helpers.ts";
+import type { ServerCredentials } from "./helpers/tls_servers.ts";
 
-async function withFixture(fn: (fx: TlsFixture, dir: string) => Promise<void>): Promise<void> {
-  await using dir = await tempDir("tls-refusal-");
-  const fx = await tlsFixture(dir.path, ["p256", "ed25519"]);
-  try {
-    await fn(fx, dir.path);
-  } finally {
-    await fx.close();
-  }
-}
-
-async function withServer(
-  creds: ServerCredentials,
-  extra: string[],
-  fn: (port: number, server: TestProcess) => Promise<void>,
-): Promise<void> {
-  const { port, process } = await startOpensslServer(creds, extra);
-  try {
-    await fn(port, process);
-  } finally {
-    await process.stop();
-  }
-}
+const withFixture = (fn: (fx: TlsFixture, dir: string) => Promise<void>) =>
+  withTlsFixture("tls-refusal-", ["p256", "ed25519"], fn);
+const withServer = withOpensslServer;
 
 type Check = { cls: new (...a: never[]) => TlsError; alert?: string; message: RegExp };
 
