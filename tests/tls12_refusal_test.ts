@@ -120,3 +120,33 @@ Deno.test("TLS 1.2: a server's request to renegotiate is declined, and its refus
     });
   });
 });
+
+Deno.test("TLS 1.2: a key the server accepts no scheme of sends no certificate; a server that requires one refuses, and the error says why", async () => {
+  await withFixture(async (fx) => {
+    const sigalgs = ["-client_sigalgs", "RSA+SHA256:RSA-PSS+SHA256"];
+    // Optional (-verify): the handshake completes without a client certificate.
+    await withServer(fx.creds, ["-verify", "2", ...sigalgs], async (port) => {
+      const conn = await within(connectTls(clientOptions(fx, port)), 20_000, "optional");
+      assert.equal(conn.info.clientCertificateRequested, true);
+      assert.equal(conn.info.clientSignatureScheme, undefined);
+      assert.match(conn.info.clientCertificateWithheld!, /key supports ecdsa_secp256r1_sha256$/);
+      await conn.close();
+    });
+    // Required (-Verify): a TLS 1.2 server refuses before its Finished, so the handshake fails.
+    await withServer(fx.creds, ["-Verify", "2", ...sigalgs], async (port, s) => {
+      await within(
+        assert.rejects(
+          connectTls(clientOptions(fx, port)),
+          oneLine(
+            TlsAlertReceivedError,
+            "handshake_failure",
+            /; we sent no client certificate because the server accepts no signature scheme that .* can produce: server offers rsa_pkcs1_sha256, rsa_pss_rsae_sha256; key supports ecdsa_secp256r1_sha256$/,
+          ),
+        ),
+        20_000,
+        "required",
+      );
+      await s.waitForOutput(/peer did not return a certificate/i, 5_000);
+    });
+  });
+});

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { startTlsWithConfig } from "./client.ts";
 import {
+  TlsAlertReceivedError,
   TlsDecodeError,
   type TlsError,
   TlsPeerIncompatibleError,
@@ -194,12 +195,29 @@ Deno.test("TLS 1.2: a group we did not offer, a bad Finished and a message out o
   });
 });
 
-Deno.test("TLS 1.2: a key that can make none of the server's schemes is refused, naming both lists", async () => {
+Deno.test("TLS 1.2: a key that can make none of the server's schemes sends no certificate; a server that requires one says so, and we say why", async () => {
   const key = await testSigningKey("p256");
-  await refused({ certificateRequest: [0x0401, 0x0804] }, {
-    cls: TlsPeerIncompatibleError,
-    alert: "handshake_failure",
-    message:
-      /server offers rsa_pkcs1_sha256, rsa_pss_rsae_sha256; key supports ecdsa_secp256r1_sha256$/,
-  }, { clientAuth: { certificateChain: [key.publicKeySpki], key } });
+  const [c, s] = pipePair();
+  const server = new FakeTls12Server(s, {
+    certificateRequest: [0x0401, 0x0804],
+    requireCertificate: true,
+  });
+  server.handshake().catch(() => {});
+  const config = fakeClientConfig({ clientAuth: { certificateChain: [key.publicKeySpki], key } });
+  await assert.rejects(
+    startTlsWithConfig(c, config, { handshakeTimeoutMs: 5_000 }),
+    (e: unknown) => {
+      assert.ok(e instanceof TlsAlertReceivedError, String(e));
+      assert.equal(e.received, "handshake_failure");
+      assert.match(
+        e.message,
+        /^Server sent alert "handshake_failure" while waiting for the server's change_cipher_spec and Finished: .*; we sent no client certificate because the server accepts no signature scheme that test p256 key can produce: server offers rsa_pkcs1_sha256, rsa_pss_rsae_sha256; key supports ecdsa_secp256r1_sha256$/,
+      );
+      assert.equal(e.message.split("\n").length, 1);
+      return true;
+    },
+  );
+  assert.deepEqual(server.result.clientCertificates, [], "an empty Certificate (RFC 5246 7.4.6)");
+  assert.ok(c.closed);
+  s.close();
 });

@@ -51,6 +51,8 @@ export interface FakeTls12ServerOptions {
   group?: number;
   /** Ask for a client certificate with these schemes. */
   certificateRequest?: readonly number[];
+  /** Refuse an empty client Certificate with handshake_failure, as OpenSSL's -Verify does. */
+  requireCertificate?: boolean;
   alpn?: string;
   /** The server's RSA key pair for ECDHE_RSA suites (its SPKI must be what the client trusts). */
   rsaKey?: CryptoKeyPair;
@@ -211,6 +213,10 @@ export class FakeTls12Server {
       this.result.clientCertificates = decodeCertificate12(m.body).entries.map((e) =>
         e.certData.slice()
       );
+      if (this.#o.requireCertificate && this.result.clientCertificates.length === 0) {
+        await this.#t.write(encodePlaintextRecord(ContentType.alert, new Uint8Array([2, 40])));
+        throw new Error("FakeTls12Server: the client sent no certificate");
+      }
       this.#transcript.add(m.raw);
       m = await this.#nextMessage();
     }
