@@ -118,18 +118,26 @@ Deno.test("the server answers tedge's own requests: SignRequest without a scheme
       ),
       { type: "ChooseSchemeResponse", scheme: S.rsa_pss_rsae_sha256, algorithm: 1 },
     );
-    // tedge's cert create-csr offers P-256, P-384 and rsa_pkcs1_sha256: an RSA key says why not.
-    await assert.rejects(
-      client.chooseScheme(
+    // tedge's cert create-csr offers P-256, P-384 and rsa_pkcs1_sha256: an RSA key signs RSA
+    // PKCS#1 v1.5 (which TLS 1.2 may also ask for), after PSS when PSS is offered.
+    assert.deepEqual(
+      await client.chooseScheme(
         [S.ecdsa_secp256r1_sha256, S.ecdsa_secp384r1_sha384, S.rsa_pkcs1_sha256],
         rsa.uri,
         undefined,
       ),
-      /refused ChooseSchemeRequest: PKCS #11 service failed: failed to choose scheme: .* signs with rsa_pss_rsae_sha256, rsa_pss_rsae_sha384, rsa_pss_rsae_sha512; the client offered ecdsa_secp256r1_sha256, ecdsa_secp384r1_sha384, rsa_pkcs1_sha256/,
+      { type: "ChooseSchemeResponse", scheme: S.rsa_pkcs1_sha256, algorithm: 1 },
+    );
+    const pkcs1 = await client.sign(message, rsa.uri, S.rsa_pkcs1_sha256, undefined);
+    assert.ok(await webCryptoVerify(rsa.spki, S.rsa_pkcs1_sha256, message, pkcs1));
+    // An offer the key can make nothing of: it says why not.
+    await assert.rejects(
+      client.chooseScheme([S.ecdsa_secp256r1_sha256, S.ecdsa_secp384r1_sha384], rsa.uri, undefined),
+      /refused ChooseSchemeRequest: PKCS #11 service failed: failed to choose scheme: .* signs with rsa_pss_rsae_sha256, rsa_pss_rsae_sha384, rsa_pss_rsae_sha512, rsa_pkcs1_sha256, rsa_pkcs1_sha384, rsa_pkcs1_sha512; the client offered ecdsa_secp256r1_sha256, ecdsa_secp384r1_sha384/,
     );
     await assert.rejects(
-      client.sign(message, rsa.uri, S.rsa_pkcs1_sha256, undefined),
-      /cannot sign with rsa_pkcs1_sha256 \(it signs with rsa_pss_rsae_sha256/,
+      client.sign(message, ec.uri, S.rsa_pkcs1_sha256, undefined),
+      /cannot sign with rsa_pkcs1_sha256 \(it signs with ecdsa_secp384r1_sha384/,
     );
     await assert.rejects(client.chooseScheme([], ec.uri, undefined), /the client offered nothing/);
     // A key that is not there.
