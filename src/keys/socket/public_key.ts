@@ -26,6 +26,9 @@ export function decodeServerPublicKey(pem: string): Uint8Array {
   const block = decodePem(pem).find((b) => b.label === "PUBLIC KEY");
   if (!block) throw new RangeError(`no "PUBLIC KEY" PEM block`);
   const bits = block.der;
+  // Bare Ed25519 bits first: a 32-byte key may well start with 0x30, the SEQUENCE tag, and no
+  // DER key of ours is 32 bytes long (the shortest, a P-256 SPKI, is 91).
+  if (bits.length === 32) return ed25519Spki(bits);
   if (bits.length > 0 && bits[0] === der.TAG.SEQUENCE) {
     const [first] = der.children(der.readOne(bits, der.TAG.SEQUENCE), 2);
     // An SPKI starts with its AlgorithmIdentifier (a SEQUENCE), RSAPublicKey with an INTEGER.
@@ -38,6 +41,5 @@ export function decodeServerPublicKey(pem: string): Uint8Array {
   }
   const curve = POINT_CURVE.get(bits.length);
   if (curve && bits[0] === 0x04) return ecSpki(curve, bits);
-  if (bits.length === 32) return ed25519Spki(bits);
   throw new RangeError(`${bits.length} bytes that are no EC point, RSA key or Ed25519 key`);
 }

@@ -57,3 +57,15 @@ Deno.test("decodeServerPublicKey() reads thin-edge's CRLF PEM and refuses what i
     /3 bytes that are no EC point, RSA key or Ed25519 key/,
   );
 });
+
+Deno.test("decodeServerPublicKey() reads an Ed25519 key whose first byte is 0x30 (the SEQUENCE tag)", () => {
+  const key = new Uint8Array(32).fill(0x5a);
+  key[0] = 0x30;
+  key[1] = 0x1e; // a plausible DER length: the bytes look like a SEQUENCE
+  const pem = `-----BEGIN PUBLIC KEY-----\n${
+    btoa(String.fromCharCode(...key))
+  }\n-----END PUBLIC KEY-----\n`;
+  const spki = decodeServerPublicKey(pem);
+  assert.equal(parseSpki(spki).keyType.kind, "ed25519");
+  assert.deepEqual(spki.subarray(spki.length - 32), key);
+});
