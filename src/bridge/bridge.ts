@@ -347,7 +347,7 @@ export class Bridge {
    * 1. stop taking new messages (QoS 1 ones stay unacked at their broker);
    * 2. wait up to `shutdownGraceMs` for the PUBACKs of what is in flight;
    * 3. publish health down locally and the shutdown service messages to the cloud;
-   * 4. DISCONNECT both sides.
+   * 4. DISCONNECT both sides; what is still in flight stays unacked at its source.
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown();
@@ -385,6 +385,9 @@ export class Bridge {
     }
     await within(Promise.all(finals), 2_000);
     await Promise.all([local?.end(), cloud?.end()]);
+    // No PUBACK is awaited any more: what is still in flight leaves the in-flight sets.
+    this.#out.stop();
+    this.#in.stop();
     clearInterval(this.#statsTimer);
     this.#logStats();
     this.#log.info("Bridge stopped");

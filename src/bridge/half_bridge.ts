@@ -19,35 +19,12 @@
  * QoS 0 messages are forwarded untracked; while the target is down a bounded number wait.
  * No I/O here: the source and target are small interfaces (an MqttConnection fits both).
  */
-import type { MqttPublishError } from "../mqtt/mod.ts";
 import type { Logger } from "../log.ts";
+import { type Exit, InFlight } from "./in_flight.ts";
+import type { SourceLink, SourceMessage, TargetLink } from "./links.ts";
 import type { LoopBreaker } from "./loop_breaker.ts";
 
-/** What a message came from: the connection that holds its PUBACK. */
-export interface SourceLink {
-  readonly isOpen: boolean;
-  ack(messageId: number): void;
-}
-
-/** Where messages go. */
-export interface TargetLink {
-  readonly isOpen: boolean;
-  publish(
-    topic: string,
-    payload: Uint8Array,
-    opts: { qos: 0 | 1; retain: boolean },
-    callback?: (error?: MqttPublishError) => void,
-  ): void;
-}
-
-/** A message as received from the source. */
-export interface SourceMessage {
-  readonly topic: string;
-  readonly payload: Uint8Array;
-  readonly qos: 0 | 1;
-  readonly retain: boolean;
-  readonly messageId?: number;
-}
+export type { SourceLink, SourceMessage, TargetLink } from "./links.ts";
 
 export interface HalfBridgeOptions {
   /** "local -> cloud" or "cloud -> local", for log lines. */
@@ -105,8 +82,8 @@ interface Pending {
   readonly messageId?: number;
   /** A QoS 0 message counted against `maxQueuedQos0` while it waits. */
   readonly waitsQos0: boolean;
-  /** The target connection it was published on and awaits a PUBACK from. */
-  sentOn?: TargetLink;
+  /** Its key in `#pending`. */
+  readonly seq: number;
 }
 
 export class HalfBridge {
@@ -116,8 +93,10 @@ export class HalfBridge {
   #queuedQos0 = 0;
   #target: TargetLink | undefined;
   #accepting = true;
-  #inFlight = 0;
-  #idleWaiters: (() => void)[] = [];
+  /** QoS 1 messages published to the target and awaiting its PUBACK (step 3, 4). */
+  readonly #inFlight = new InFlight<Pending>((entry, exit, error) =>
+    this.#settled(entry, exit, error)
+  );
   #pressured = false;
 
   constructor(readonly options: HalfBridgeOptions) {}
@@ -129,7 +108,7 @@ export class HalfBridge {
 
   /** Messages published to the target and awaiting its PUBACK. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight.size;
   }
 
   /** Whether the source is asked to pause (see `pressure`). */
@@ -188,11 +167,11 @@ export class HalfBridge {
       source,
       messageId,
       waitsQos0,
+      seq: this.#seq++,
     };
-    const seq = this.#seq++;
-    this.#pending.set(seq, entry);
+    this.#pending.set(entry.seq, entry);
     // The target may have closed a moment before the side noticed (targetLost comes next).
-    if (this.#target?.isOpen) this.#send(seq, entry, this.#target);
+    if (this.#target?.isOpen) this.#send(entry, this.#target);
     this.#checkPressure();
   }
 
@@ -212,34 +191,29 @@ export class HalfBridge {
     this.#target = target;
     for (const [seq, entry] of this.#pending) {
       if (!target.isOpen) break;
-      if (entry.sentOn) continue;
+      if (this.#inFlight.has(entry)) continue;
       if (this.#redelivered(entry)) {
         this.#pending.delete(seq);
         continue;
       }
-      this.#send(seq, entry, target);
+      this.#send(entry, target);
     }
-    this.#checkIdle();
     this.#checkPressure();
   }
 
   /** Step 4: the target connection is gone; what it did not ack goes out again later. */
   targetLost(target: TargetLink): void {
     if (this.#target === target) this.#target = undefined;
-    for (const entry of this.#pending.values()) {
-      if (entry.sentOn === target) {
-        entry.sentOn = undefined;
-        this.#inFlight--;
-      }
-    }
-    this.#checkIdle();
+    this.#inFlight.targetLost(target);
   }
 
   /** The source connection is gone: a persistent source will send its messages again. */
   sourceLost(source: SourceLink): void {
     if (!this.options.sourceRedelivers) return;
     for (const [seq, entry] of this.#pending) {
-      if (entry.source === source && entry.qos === 1 && !entry.sentOn) this.#pending.delete(seq);
+      if (entry.source === source && entry.qos === 1 && !this.#inFlight.has(entry)) {
+        this.#pending.delete(seq);
+      }
     }
     this.#checkPressure();
   }
@@ -249,16 +223,18 @@ export class HalfBridge {
     this.#accepting = false;
   }
 
-  /** Resolves once nothing is in flight to the target (pending PUBACKs all arrived). */
-  idle(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  /**
+   * Stops waiting for the target's PUBACKs (shutdown, after `idle()` or its grace period):
+   * what is still in flight stays unacked at its source, which sends it again.
+   */
+  stop(): void {
+    this.#accepting = false;
+    this.#inFlight.stop();
   }
 
-  #checkIdle(): void {
-    if (this.#inFlight === 0 && this.#idleWaiters.length) {
-      for (const w of this.#idleWaiters.splice(0)) w();
-    }
+  /** Resolves once nothing is in flight to the target (pending PUBACKs all arrived). */
+  idle(): Promise<void> {
+    return this.#inFlight.idle();
   }
 
   /** Queued from a source connection that is gone and will redeliver: not worth sending. */
@@ -266,49 +242,37 @@ export class HalfBridge {
     return this.options.sourceRedelivers && entry.qos === 1 && !entry.source.isOpen;
   }
 
-  #send(seq: number, entry: Pending, target: TargetLink): void {
+  #send(entry: Pending, target: TargetLink): void {
     const echo = this.options.echoesToTarget;
     if (echo?.echoes(entry.topic)) echo.breaker.expect(entry.topic, entry.payload);
     const opts = PUBLISH_OPTIONS[entry.qos][entry.retain ? 1 : 0];
     if (entry.qos === 0) {
       // Untracked: gone from our hands once written.
       if (entry.waitsQos0) this.#queuedQos0--;
-      this.#pending.delete(seq);
+      this.#pending.delete(entry.seq);
       this.counters.forwarded++;
       target.publish(entry.topic, entry.payload, opts);
       return;
     }
-    entry.sentOn = target;
-    this.#inFlight++;
-    target.publish(
-      entry.topic,
-      entry.payload,
-      opts,
-      (error) => this.#done(seq, entry, target, error),
-    );
+    this.#inFlight.publish(entry, target, entry.topic, entry.payload, opts);
   }
 
-  /** Step 3: the target answered (or the publish failed). */
-  #done(seq: number, entry: Pending, target: TargetLink, error?: MqttPublishError): void {
-    if (entry.sentOn !== target) return; // reverted by targetLost(); sent again or to be
-    if (error) {
-      if (!target.isOpen || error.reason !== "refused") return; // connection loss: step 4
-      // An MQTT 5 broker refused this message (not authorized, quota ...): resending would
-      // fail the same way forever.
-      this.#pending.delete(seq);
-      entry.sentOn = undefined;
-      this.#inFlight--;
-      this.#drop(entry, entry.source, `target broker refused it: ${error.message}`);
-      this.#checkIdle();
-      this.#checkPressure();
-      return;
+  /** Step 3 (or 4): a message left the in-flight set. */
+  #settled(entry: Pending, exit: Exit, error?: Error): void {
+    switch (exit) {
+      case "acked":
+        this.#pending.delete(entry.seq);
+        this.counters.forwarded++;
+        ackNow(entry, entry.source);
+        break;
+      case "refused":
+        this.#pending.delete(entry.seq);
+        this.#drop(entry, entry.source, `target broker refused it: ${error?.message}`);
+        break;
+      case "lost": // still pending: sent again on the next target connection
+      case "stopped": // still pending, unacked at its source
+        return;
     }
-    this.#pending.delete(seq);
-    entry.sentOn = undefined;
-    this.#inFlight--;
-    this.counters.forwarded++;
-    ackNow(entry, entry.source);
-    this.#checkIdle();
     this.#checkPressure();
   }
 }

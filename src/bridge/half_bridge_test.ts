@@ -265,3 +265,33 @@ Deno.test("HalfBridge does not publish on a target that closed before targetLost
   h.targetReady(next);
   assert.deepEqual(next.sent.map((s) => s.payload), ["m1"]);
 });
+
+for (const exit of ["acked", "refused", "lost", "stopped"] as const) {
+  Deno.test(`HalfBridge.idle() resolves once the last in-flight message is ${exit}`, async () => {
+    const h = half();
+    const src = new FakeSource();
+    const dst = new FakeTarget();
+    h.targetReady(dst);
+    h.accept(msg("c8y/x", "m1", 1), src);
+    h.accept(msg("c8y/x", "m2", 2), src);
+    dst.sent[0].callback!(); // m1 acked
+    let idle = false;
+    const waiting = h.idle().then(() => idle = true);
+    await Promise.resolve();
+    assert.equal(idle, false);
+    if (exit === "acked") dst.sent[1].callback!();
+    if (exit === "refused") {
+      dst.sent[1].callback!(new MqttPublishError("Quota", { reason: "refused", reasonCode: 151 }));
+    }
+    if (exit === "lost") {
+      dst.isOpen = false;
+      h.targetLost(dst);
+    }
+    if (exit === "stopped") h.stop();
+    await waiting;
+    assert.equal(h.inFlight, 0);
+    // Acked and refused messages are acked at the source; lost and stopped ones are not.
+    assert.deepEqual(src.acks, exit === "acked" || exit === "refused" ? [1, 2] : [1]);
+    assert.equal(h.pending, exit === "acked" || exit === "refused" ? 0 : 1);
+  });
+}
