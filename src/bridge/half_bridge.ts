@@ -2,27 +2,36 @@
  * One direction of the bridge (local -> cloud or cloud -> local), with at-least-once delivery
  * for QoS 1:
  *
- *   source broker ──PUBLISH m──> accept() ──route──> pending ──PUBLISH──> target broker
- *                                                       │                      │
- *   source broker <──PUBACK m── source.ack() <──────────┴────── PUBACK ────────┘
+ *   source broker ──PUBLISH m──> accept() ──route──> queue ──PUBLISH──> target broker
+ *                                                      │                    │
+ *   source broker <──PUBACK m──── (queue decides when) ┴──── PUBACK ───────┘
  *
  * 1. A message arrives unacked (the connection holds its PUBACK). Unroutable, oversized and
  *    echoed messages are acked at once and dropped, with a log line saying why.
- * 2. It joins `pending` (arrival order) and is published to the target as soon as the target
- *    is ready; many messages are in flight at once, bounded by the source's in-flight window.
- * 3. The target's PUBACK acks the source message, if the source connection that delivered
- *    it is still open. Otherwise the broker redelivers it (persistent session) and it is
- *    forwarded again: a duplicate, never a loss.
+ * 2. It joins the queue (arrival order) and is published to the target as soon as the target
+ *    is ready and the queue hands it out; many messages are in flight at once (`maxInFlight`).
+ * 3. The queue acks the source: the memory queue when the target's PUBACK arrives, if the
+ *    source connection that delivered it is still open (otherwise the broker redelivers it,
+ *    persistent session, and it is forwarded again: a duplicate, never a loss); the outbox
+ *    once the message is on disk.
  * 4. When the target connection drops, its unacknowledged messages are published again on
  *    the next target connection, in their original order.
  *
  * QoS 0 messages are forwarded untracked; while the target is down a bounded number wait.
- * No I/O here: the source and target are small interfaces (an MqttConnection fits both).
+ * No I/O here: the source, target and queue are small interfaces (links.ts).
  */
 import type { Logger } from "../log.ts";
 import { type Exit, InFlight } from "./in_flight.ts";
-import type { SourceLink, SourceMessage, TargetLink } from "./links.ts";
+import {
+  ackAtSource,
+  type MessageQueue,
+  type QueuedMessage,
+  type SourceLink,
+  type SourceMessage,
+  type TargetLink,
+} from "./links.ts";
 import type { LoopBreaker } from "./loop_breaker.ts";
+import { MemoryQueue } from "./memory_queue.ts";
 
 export type { SourceLink, SourceMessage, TargetLink } from "./links.ts";
 
@@ -36,8 +45,13 @@ export interface HalfBridgeOptions {
   /**
    * The source keeps unacked messages across reconnects (persistent session): messages from
    * a lost source connection that were not yet sent are dropped here, since they come again.
+   * (For the default memory queue.)
    */
   readonly sourceRedelivers: boolean;
+  /** Where messages wait; default: in memory, acked at the source on the target's PUBACK. */
+  readonly queue?: MessageQueue;
+  /** Messages published to the target and awaiting its PUBACK at most. Default: no limit. */
+  readonly maxInFlight?: number;
   /** Messages from the source that are echoes of what the other direction published. */
   readonly echoesFromSource?: LoopBreaker;
   /** Records what this direction publishes on topics the target sends back to us. */
@@ -45,9 +59,9 @@ export interface HalfBridgeOptions {
   /** How many QoS 0 messages may wait for a target that is down. Default 1000. */
   readonly maxQueuedQos0?: number;
   /**
-   * Flow control: `onChange(true)` once `high` messages are pending, `onChange(false)` when
-   * they are down to `low`. The source's in-flight window should bound `pending`, but a
-   * broker may exceed it (mosquitto 2.0 does while acks flow), and memory must stay bounded.
+   * Flow control: `onChange(true)` once `high` messages are held, `onChange(false)` when
+   * they are down to `low`. The source's in-flight window should bound them, but a broker
+   * may exceed it (mosquitto 2.0 does while acks flow), and memory must stay bounded.
    */
   readonly pressure?: { high: number; low: number; onChange(paused: boolean): void };
   readonly log: Logger;
@@ -66,44 +80,28 @@ const PUBLISH_OPTIONS = [
   [{ qos: 1, retain: false }, { qos: 1, retain: true }],
 ] as const;
 
-/** Acks a QoS 1 message at its source, if that connection is still open. */
-function ackNow(message: SourceMessage, source: SourceLink): void {
-  if (message.qos === 1 && message.messageId !== undefined && source.isOpen) {
-    source.ack(message.messageId);
-  }
-}
-
-interface Pending {
-  readonly topic: string;
-  readonly payload: Uint8Array;
-  readonly qos: 0 | 1;
-  readonly retain: boolean;
-  readonly source: SourceLink;
-  readonly messageId?: number;
-  /** A QoS 0 message counted against `maxQueuedQos0` while it waits. */
-  readonly waitsQos0: boolean;
-  /** Its key in `#pending`. */
-  readonly seq: number;
-}
-
 export class HalfBridge {
   readonly counters: HalfBridgeCounters = { forwarded: 0, dropped: 0, echoes: 0 };
-  #pending = new Map<number, Pending>();
-  #seq = 0;
+  readonly #queue: MessageQueue;
+  readonly #maxInFlight: number;
   #queuedQos0 = 0;
   #target: TargetLink | undefined;
   #accepting = true;
   /** QoS 1 messages published to the target and awaiting its PUBACK (step 3, 4). */
-  readonly #inFlight = new InFlight<Pending>((entry, exit, error) =>
-    this.#settled(entry, exit, error)
+  readonly #inFlight = new InFlight<QueuedMessage>((message, exit, error) =>
+    this.#settled(message, exit, error)
   );
   #pressured = false;
 
-  constructor(readonly options: HalfBridgeOptions) {}
+  constructor(readonly options: HalfBridgeOptions) {
+    this.#queue = options.queue ?? new MemoryQueue(options.sourceRedelivers);
+    this.#queue.onReady = () => this.#pump();
+    this.#maxInFlight = options.maxInFlight ?? Infinity;
+  }
 
-  /** Messages received and not yet acked by the target (queued or in flight). */
+  /** Messages received and not yet taken by the target (queued, in flight, stored). */
   get pending(): number {
-    return this.#pending.size;
+    return this.#queue.size;
   }
 
   /** Messages published to the target and awaiting its PUBACK. */
@@ -119,10 +117,10 @@ export class HalfBridge {
   #checkPressure(): void {
     const p = this.options.pressure;
     if (!p) return;
-    const n = this.#pending.size;
+    const n = this.#queue.held;
     if (!this.#pressured && n >= p.high) {
       this.#pressured = true;
-      this.options.log.debug(`Pausing the source (${this.options.name})`, { pending: n });
+      this.options.log.debug(`Pausing the source (${this.options.name})`, { held: n });
       p.onChange(true);
     } else if (this.#pressured && n <= p.low) {
       this.#pressured = false;
@@ -132,13 +130,13 @@ export class HalfBridge {
 
   /** Step 1-2: a message from the source. */
   accept(message: SourceMessage, source: SourceLink): void {
-    const { topic, payload, qos, messageId } = message;
+    const { topic, payload, qos } = message;
     // Shutting down: QoS 1 stays unacked (the broker keeps it), QoS 0 is dropped.
     if (!this.#accepting) return;
     if (this.options.echoesFromSource?.isEcho(topic, payload)) {
       this.counters.echoes++;
       this.options.log.debug("Echo of a forwarded message not sent back", { topic });
-      return ackNow(message, source);
+      return ackAtSource(message, source);
     }
     const target = this.options.route(topic);
     if (target === undefined) {
@@ -152,52 +150,40 @@ export class HalfBridge {
         `payload of ${payload.length} bytes exceeds the maximum of ${max} bytes`,
       );
     }
-    const waitsQos0 = qos === 0 && !this.#target?.isOpen;
-    if (waitsQos0) {
+    const routed = { topic: target, payload, qos, retain: message.retain };
+    if (qos === 0) {
+      // The target may have closed a moment before the side noticed (targetLost comes next).
+      if (this.#target?.isOpen) return this.#sendQos0(routed, this.#target);
       if (this.#queuedQos0 >= (this.options.maxQueuedQos0 ?? 1000)) {
         return this.#drop(message, source, "QoS 0 queue is full while the target is down");
       }
       this.#queuedQos0++;
     }
-    const entry: Pending = {
-      topic: target,
-      payload,
-      qos,
-      retain: message.retain,
-      source,
-      messageId,
-      waitsQos0,
-      seq: this.#seq++,
-    };
-    this.#pending.set(entry.seq, entry);
-    // The target may have closed a moment before the side noticed (targetLost comes next).
-    if (this.#target?.isOpen) this.#send(entry, this.#target);
+    const refused = this.#queue.push({ ...routed, messageId: message.messageId }, source);
+    if (refused !== undefined) return this.#drop(message, source, refused);
+    this.#pump();
     this.#checkPressure();
   }
 
   /** Drops a message with a warning and acks it at its source. */
   #drop(message: SourceMessage, source: SourceLink, why: string): void {
+    this.#dropped(message, why);
+    ackAtSource(message, source);
+  }
+
+  #dropped(message: QueuedMessage, why: string): void {
     this.counters.dropped++;
     this.options.log.warn(`Message dropped (${this.options.name}): ${why}`, {
       topic: message.topic,
       qos: message.qos,
       bytes: message.payload.length,
     });
-    ackNow(message, source);
   }
 
   /** The target is connected and its subscription gate is open: send what waits. */
   targetReady(target: TargetLink): void {
     this.#target = target;
-    for (const [seq, entry] of this.#pending) {
-      if (!target.isOpen) break;
-      if (this.#inFlight.has(entry)) continue;
-      if (this.#redelivered(entry)) {
-        this.#pending.delete(seq);
-        continue;
-      }
-      this.#send(entry, target);
-    }
+    this.#pump();
     this.#checkPressure();
   }
 
@@ -209,23 +195,18 @@ export class HalfBridge {
 
   /** The source connection is gone: a persistent source will send its messages again. */
   sourceLost(source: SourceLink): void {
-    if (!this.options.sourceRedelivers) return;
-    for (const [seq, entry] of this.#pending) {
-      if (entry.source === source && entry.qos === 1 && !this.#inFlight.has(entry)) {
-        this.#pending.delete(seq);
-      }
-    }
+    this.#queue.sourceLost(source);
     this.#checkPressure();
   }
 
-  /** Stops accepting messages (shutdown). */
+  /** Stops accepting messages and sending queued ones (shutdown): what is in flight goes on. */
   stopAccepting(): void {
     this.#accepting = false;
   }
 
   /**
    * Stops waiting for the target's PUBACKs (shutdown, after `idle()` or its grace period):
-   * what is still in flight stays unacked at its source, which sends it again.
+   * what is still in flight stays unacked at its source (or in the outbox).
    */
   stop(): void {
     this.#accepting = false;
@@ -237,42 +218,55 @@ export class HalfBridge {
     return this.#inFlight.idle();
   }
 
-  /** Queued from a source connection that is gone and will redeliver: not worth sending. */
-  #redelivered(entry: Pending): boolean {
-    return this.options.sourceRedelivers && entry.qos === 1 && !entry.source.isOpen;
+  /** Step 2: publishes what the queue hands out while the target and the window allow. */
+  #pump(): void {
+    const target = this.#target;
+    if (!target?.isOpen || !this.#accepting) return;
+    while (this.#inFlight.size < this.#maxInFlight && target.isOpen) {
+      const message = this.#queue.next();
+      if (!message) break;
+      if (message.qos === 0) {
+        this.#queuedQos0--;
+        this.#sendQos0(message, target);
+        this.#queue.done(message);
+      } else {
+        this.#expectEcho(message);
+        const opts = PUBLISH_OPTIONS[1][message.retain ? 1 : 0];
+        this.#inFlight.publish(message, target, message.topic, message.payload, opts);
+      }
+    }
   }
 
-  #send(entry: Pending, target: TargetLink): void {
+  /** Untracked: gone from our hands once written. */
+  #sendQos0(message: QueuedMessage, target: TargetLink): void {
+    this.#expectEcho(message);
+    this.counters.forwarded++;
+    target.publish(message.topic, message.payload, PUBLISH_OPTIONS[0][message.retain ? 1 : 0]);
+  }
+
+  #expectEcho(message: QueuedMessage): void {
     const echo = this.options.echoesToTarget;
-    if (echo?.echoes(entry.topic)) echo.breaker.expect(entry.topic, entry.payload);
-    const opts = PUBLISH_OPTIONS[entry.qos][entry.retain ? 1 : 0];
-    if (entry.qos === 0) {
-      // Untracked: gone from our hands once written.
-      if (entry.waitsQos0) this.#queuedQos0--;
-      this.#pending.delete(entry.seq);
-      this.counters.forwarded++;
-      target.publish(entry.topic, entry.payload, opts);
-      return;
-    }
-    this.#inFlight.publish(entry, target, entry.topic, entry.payload, opts);
+    if (echo?.echoes(message.topic)) echo.breaker.expect(message.topic, message.payload);
   }
 
   /** Step 3 (or 4): a message left the in-flight set. */
-  #settled(entry: Pending, exit: Exit, error?: Error): void {
+  #settled(message: QueuedMessage, exit: Exit, error?: Error): void {
     switch (exit) {
       case "acked":
-        this.#pending.delete(entry.seq);
         this.counters.forwarded++;
-        ackNow(entry, entry.source);
+        this.#queue.done(message);
         break;
       case "refused":
-        this.#pending.delete(entry.seq);
-        this.#drop(entry, entry.source, `target broker refused it: ${error?.message}`);
+        this.#dropped(message, `target broker refused it: ${error?.message}`);
+        this.#queue.done(message);
         break;
-      case "lost": // still pending: sent again on the next target connection
-      case "stopped": // still pending, unacked at its source
+      case "lost": // sent again on the next target connection
+        this.#queue.retry(message);
+        return;
+      case "stopped": // stays unacked at its source (or in the outbox)
         return;
     }
+    this.#pump();
     this.#checkPressure();
   }
 }
