@@ -13,6 +13,10 @@
  * not replay retained messages). The cloud side speaks MQTT 3.1.1, as thin-edge does, so a
  * cloud message only carries RETAIN when it was retained before we subscribed.
  *
+ * With an outbox, local -> cloud is store and forward (stored_queue.ts): a QoS 1 message is
+ * acked locally once it is on disk and leaves the outbox on the cloud's PUBACK, so a cloud
+ * outage costs disk, not messages. Without one, it is acked locally on the cloud's PUBACK.
+ *
  * Only `cli` reads configuration; this takes a typed options object, and transport factories
  * so that the same bridge runs over our TLS client (token key), Deno TLS (file key) or TCP.
  */
@@ -20,6 +24,7 @@ import { HSM_TIMEOUT_MS } from "../timeouts.ts";
 import { findKind } from "../errors.ts";
 import { getLogger, type Logger } from "../log.ts";
 import { MqttConnection, type Subscription, type TransportFactory } from "../mqtt/mod.ts";
+import type { Outbox } from "../outbox/mod.ts";
 import { Backoff, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { ServiceMessage } from "./c8y.ts";
 import { HalfBridge } from "./half_bridge.ts";
@@ -28,6 +33,7 @@ import { IdleWatch } from "./idle.ts";
 import { LoopBreaker } from "./loop_breaker.ts";
 import type { BridgeRules } from "./rules.ts";
 import { connectBlocked, Side } from "./side.ts";
+import { StoredQueue } from "./stored_queue.ts";
 
 export interface LocalSideOptions {
   readonly transport: TransportFactory;
@@ -62,6 +68,11 @@ export interface BridgeOptions {
   readonly healthTopic: string;
   /** Cloud-bound payloads above this are dropped (c8y.mapper.mqtt.max_payload_size). */
   readonly maxCloudPayloadBytes?: number;
+  /**
+   * Store and forward for local -> cloud QoS 1 messages (opened and closed by the caller).
+   * Without it, a local message is acked when the cloud acked it.
+   */
+  readonly outbox?: Outbox;
   /** Backoff for each side (each has its own state). */
   readonly reconnect?: BackoffPolicy;
   /** Transport + CONNACK deadline; HSM_TIMEOUT_MS by default (a token may take seconds to sign). */
@@ -85,6 +96,13 @@ export interface BridgeStats {
   pendingToLocal: number;
   reconnectsLocal: number;
   reconnectsCloud: number;
+  /** With an outbox: messages stored and not yet acked by the cloud. */
+  outboxDepth?: number;
+  /** With an outbox: age of the oldest stored message, ms (undefined when empty). */
+  outboxOldestAgeMs?: number;
+  /** With an outbox: bytes of stored messages, and messages waiting for room when full. */
+  outboxBytes?: number;
+  outboxWaitingForRoom?: number;
 }
 
 /** Local -> cloud pipeline depth (MQTT 5 Receive Maximum on the local connection). */
@@ -108,6 +126,7 @@ export class Bridge {
   readonly #log: Logger;
   readonly #out: HalfBridge;
   readonly #in: HalfBridge;
+  readonly #stored: StoredQueue | undefined;
   readonly #local: Side;
   readonly #cloud: Side;
   #healthConn: MqttConnection | undefined;
@@ -133,11 +152,23 @@ export class Bridge {
     const { rules } = options;
     const cloudEchoes = new LoopBreaker();
     const window = options.local.receiveMaximum ?? DEFAULT_RECEIVE_MAXIMUM;
+    const outbox = options.outbox;
+    if (outbox) {
+      this.#stored = new StoredQueue(outbox, log);
+      outbox.onFatal = (e) => {
+        this.#fatal(e);
+        this.stop();
+      };
+    }
     this.#out = new HalfBridge({
       name: "local -> cloud",
       route: (t) => rules.routeToRemote(t)?.topic,
       maxPayloadBytes: options.maxCloudPayloadBytes,
       sourceRedelivers: true,
+      queue: this.#stored,
+      // From the outbox, as many in flight to the cloud as the local window (the drain rate
+      // after an outage); without it, the local window bounds them.
+      maxInFlight: outbox ? window : undefined,
       echoesToTarget: { breaker: cloudEchoes, echoes: (t) => rules.echoesFromRemote(t) },
       // The local broker should keep within our Receive Maximum; past twice that, stop
       // reading from it until half the backlog is acked.
@@ -241,6 +272,7 @@ export class Bridge {
   }
 
   get stats(): BridgeStats {
+    const outbox = this.#opts.outbox?.stats();
     return {
       forwardedToCloud: this.#out.counters.forwarded,
       forwardedToLocal: this.#in.counters.forwarded,
@@ -251,6 +283,10 @@ export class Bridge {
       pendingToLocal: this.#in.pending,
       reconnectsLocal: this.#local.reconnects,
       reconnectsCloud: this.#cloud.reconnects,
+      outboxDepth: outbox?.depth,
+      outboxOldestAgeMs: outbox?.oldestAgeMs,
+      outboxBytes: outbox?.bytes,
+      outboxWaitingForRoom: this.#stored?.waitingForRoom,
     };
   }
 
@@ -339,6 +375,12 @@ export class Bridge {
       pending_to_local: s.pendingToLocal,
       reconnects_local: s.reconnectsLocal,
       reconnects_cloud: s.reconnectsCloud,
+      outbox_depth: s.outboxDepth,
+      outbox_oldest_age_s: s.outboxOldestAgeMs === undefined
+        ? undefined
+        : Math.round(s.outboxOldestAgeMs / 1000),
+      outbox_bytes: s.outboxBytes,
+      outbox_waiting_for_room: s.outboxWaitingForRoom || undefined,
     });
   }
 
@@ -363,6 +405,9 @@ export class Bridge {
     });
     this.#out.stopAccepting();
     this.#in.stopAccepting();
+    // What waits for a commit is committed now, so that its local acks go out before the
+    // local connection ends (else the broker sends it again next time: a duplicate).
+    this.#opts.outbox?.flush();
     const drained = await within(Promise.all([this.#out.idle(), this.#in.idle()]), grace);
     if (!drained) {
       this.#log.warn("Stopping with messages still unacknowledged (they are sent again later)", {
