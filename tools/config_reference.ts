@@ -17,15 +17,20 @@ export function configReference(): string {
     "with `.` as `_`; an empty value unsets the key. Keys are nested tables in the file: " +
     "`device.cryptoki.mode` is `mode` under `[device.cryptoki]`.",
     "",
-    "Durations are written `30` (seconds), `30s`, `5m`, `1h` or `1h30m`.",
+    "Durations are written `30` (seconds), `30s`, `5m`, `1h` or `1h30m`; sizes `64MB`, " +
+    "`512KiB` or `1GB` (KB = 1000 bytes, KiB = 1024).",
+    "",
+    "Keys marked *hsm-bridge extension* are not thin-edge.io keys: thin-edge does not read them.",
     "",
     "| key | default | environment |",
     "| --- | --- | --- |",
     ...SCHEMA.map((s) =>
-      `| [\`${s.key}\`](#${s.key.replaceAll(".", "")}) | ${
+      `| [\`${s.key}\`](#${s.key.replaceAll(".", "")})${s.extension ? " *" : ""} | ${
         s.default ? `\`${s.default}\`` : s.default === "" ? "empty" : s.derivedDefault ?? "unset"
       } | \`${envName(s.key)}\` |`
     ),
+    "",
+    "\\* hsm-bridge extension",
     "",
   ];
   for (const s of SCHEMA) {

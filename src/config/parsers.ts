@@ -157,6 +157,46 @@ export const positiveDurationType: ValueType<number> = {
   fromToml: (value) => positiveDurationType.fromString(String(value)),
 };
 
+/** Size units, largest first, as `formatSize` writes them (parsing ignores case). */
+const SIZE_UNITS: [string, number][] = [
+  ["GiB", 2 ** 30],
+  ["GB", 1e9],
+  ["MiB", 2 ** 20],
+  ["MB", 1e6],
+  ["KiB", 2 ** 10],
+  ["KB", 1e3],
+  ["B", 1],
+];
+const SIZE_EXPECTED = "a size of at least 64KiB like 64MB, 512KiB or 1GB (KB = 1000, KiB = 1024)";
+const MIN_SIZE = 64 * 1024;
+
+/** Parses `64MB`, `512KiB`, `1GB` or a number of bytes into bytes (at least 64 KiB). */
+export function parseSize(text: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const suffix = (m?.[2] || "b").toLowerCase();
+  const unit = SIZE_UNITS.find(([name]) => name.toLowerCase() === suffix)?.[1];
+  check(!!m && unit !== undefined, SIZE_EXPECTED);
+  const bytes = Number(m![1]) * unit!;
+  check(Number.isSafeInteger(bytes) && bytes >= MIN_SIZE, SIZE_EXPECTED);
+  return bytes;
+}
+
+/** Bytes in the largest unit that divides them: `64MB`, `512KiB`, `70000B`. */
+export function formatSize(bytes: number): string {
+  const [name, size] = SIZE_UNITS.find(([, size]) => bytes >= size && bytes % size === 0) ??
+    ["B", 1];
+  return `${bytes / size}${name}`;
+}
+
+export const sizeType: ValueType<number> = {
+  expected: SIZE_EXPECTED,
+  fromString: parseSize,
+  fromToml: (value) => parseSize(String(value)),
+  toToml: (value) => formatSize(value),
+  format: formatSize,
+  keepsText: true,
+};
+
 const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
 function isIpv4(t: string): boolean {

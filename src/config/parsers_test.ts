@@ -6,9 +6,11 @@ import {
   entityTopicIdType,
   enumType,
   formatDuration,
+  formatSize,
   hostType,
   parseDuration,
   parseHostPort,
+  parseSize,
   pkcs11UriType,
   portType,
   positiveDurationType,
@@ -166,4 +168,28 @@ Deno.test("pkcs11UriType redacts a pin-value for display", () => {
     pkcs11UriType.redact!("pkcs11:object=k?pin-value=1234"),
     "pkcs11:object=k?pin-value=[redacted]",
   );
+});
+
+Deno.test("parseSize() reads bytes, decimal and binary units, and formatSize() writes them back", () => {
+  const cases: [string, number, string][] = [
+    ["64MB", 64_000_000, "64MB"],
+    ["64 mb", 64_000_000, "64MB"],
+    ["512KiB", 524_288, "512KiB"],
+    ["1GB", 1e9, "1GB"],
+    ["65536", 65_536, "64KiB"],
+    ["70000B", 70_000, "70KB"],
+  ];
+  for (const [text, bytes, shown] of cases) {
+    assert.equal(parseSize(text), bytes, text);
+    assert.equal(formatSize(bytes), shown, text);
+  }
+});
+
+Deno.test("parseSize() refuses other text and sizes under 64KiB with what it expects", () => {
+  for (const bad of ["", "MB", "1.5GB", "-1MB", "64XB", "10KB", "65535"]) {
+    assert.throws(() => parseSize(bad), {
+      name: "RangeError",
+      message: "expected a size of at least 64KiB like 64MB, 512KiB or 1GB (KB = 1000, KiB = 1024)",
+    }, bad);
+  }
 });

@@ -16,6 +16,7 @@ import {
   portType,
   positiveDurationType,
   secretType,
+  sizeType,
   stringListType,
   tlsVersionType,
   topicLevelType,
@@ -205,6 +206,45 @@ const TABLE = [
       "Largest message forwarded to the cloud, in bytes; larger ones are dropped with a warning.",
     example: "16184",
     default: "16184",
+  }),
+  spec({
+    key: "c8y.bridge.outbox.enable",
+    type: boolType,
+    doc: "Store and forward: QoS 1 messages from the local broker are written to the outbox " +
+      "and acknowledged locally once on disk, and sent to the cloud from there, so a cloud " +
+      "outage loses none. With false, a local message is acknowledged when the cloud " +
+      "acknowledged it, and the local broker's queue is the only buffer.",
+    example: "true",
+    default: "true",
+    extension: true,
+  }),
+  spec({
+    key: "c8y.bridge.outbox.dir",
+    type: absPath,
+    doc: "Directory of the outbox file (outbox.db, SQLite); created when absent. The service " +
+      "user must be able to write it.",
+    example: "/var/lib/tedge/hsm-bridge",
+    default: "/var/lib/tedge/hsm-bridge",
+    extension: true,
+  }),
+  spec({
+    key: "c8y.bridge.outbox.max_size",
+    type: sizeType,
+    doc: "Size cap of the outbox: topics and payloads stored (7 bytes more a message; the " +
+      "file adds SQLite's pages). When it is full, messages from the local broker are not " +
+      "acknowledged (the broker keeps them, up to its max_queued_messages) until the cloud " +
+      "takes some; nothing is dropped.",
+    example: "64MB",
+    default: "64MB",
+    extension: true,
+  }),
+  spec({
+    key: "c8y.bridge.outbox.max_age",
+    type: positiveDurationType,
+    doc: "Age cap of the outbox: messages stored longer than this are dropped with a " +
+      "warning. Unset: kept until the cloud takes them.",
+    example: "72h",
+    extension: true,
   }),
   spec({
     key: "mqtt.client.host",
