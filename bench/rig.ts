@@ -137,8 +137,13 @@ export class BenchEnv {
     ];
   }
 
-  /** tedge.toml for hsm-bridge with the token key or the file key. */
-  tedgeToml(key: "token" | "file", cloudPort: number, localPort: number): string {
+  /** tedge.toml for hsm-bridge with the token key or the file key (outbox in `dir`). */
+  tedgeToml(
+    key: "token" | "file",
+    cloudPort: number,
+    localPort: number,
+    outbox: { dir: string; enable?: boolean; maxSize?: string },
+  ): string {
     const q = JSON.stringify;
     const device = key === "token"
       ? [
@@ -163,6 +168,11 @@ export class BenchEnv {
       `url = "127.0.0.1"`,
       `mqtt = "127.0.0.1:${cloudPort}"`,
       `root_cert_path = ${q(this.pki.caPath)}`,
+      "",
+      "[c8y.bridge.outbox]",
+      `dir = ${q(outbox.dir)}`,
+      `enable = ${outbox.enable ?? true}`,
+      ...(outbox.maxSize ? [`max_size = ${q(outbox.maxSize)}`] : []),
       "",
       "[mqtt.client]",
       `host = "127.0.0.1"`,
@@ -208,6 +218,12 @@ export interface RigOptions {
   env?: Record<string, string>;
   /** Time allowed from start to health up. */
   startTimeoutMs?: number;
+  /** hsm-bridge's store-and-forward outbox (c8y.bridge.outbox.enable); default on. */
+  outbox?: boolean;
+  /** c8y.bridge.outbox.max_size, when not the default. */
+  outboxMaxSize?: string;
+  /** Local brokers with mosquitto's defaults only (no max_queued_messages 100000). */
+  defaultLocalBroker?: boolean;
 }
 
 /** Sets up `subject` with fresh brokers under `dir` (removed by stop()). */
@@ -257,6 +273,7 @@ export async function startRig(
       dir: `${dir}/local`,
       persistence: true,
       extra: opts.localBrokerExtra,
+      deviceQueue: opts.defaultLocalBroker,
     });
     stops.push(() => local.stop("SIGKILL"));
     const started = await startHsmBridge(env, subject, dir, cloud.port, local.port, opts);
@@ -287,7 +304,14 @@ async function startHsmBridge(
 ): Promise<{ process: TestProcess; upMs: number; stop: () => Promise<void> }> {
   const config = `${dir}/tedge.toml`;
   const key = subject === "hsm-token" ? "token" : "file";
-  await Deno.writeTextFile(config, env.tedgeToml(key, cloudPort, localPort));
+  await Deno.writeTextFile(
+    config,
+    env.tedgeToml(key, cloudPort, localPort, {
+      dir: `${dir}/outbox`,
+      enable: opts.outbox ?? true,
+      maxSize: opts.outboxMaxSize,
+    }),
+  );
   const health = await WireClient.connect({ port: localPort }, `bench-health-${Deno.pid}`);
   try {
     let up!: () => void;

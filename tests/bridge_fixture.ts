@@ -37,6 +37,8 @@ export interface BridgeEnvOptions {
    */
   cloudTls12?: boolean;
   echo?: boolean;
+  /** The local broker with mosquitto's defaults, as on a device (max_queued_messages 1000). */
+  deviceDefaults?: boolean;
 }
 
 export class BridgeEnv {
@@ -84,6 +86,7 @@ export class BridgeEnv {
         dir: `${dir.path}/local`,
         persistence: true,
         echo: opts.echo,
+        deviceQueue: opts.deviceDefaults,
       });
       const profile = c8yProfile({ deviceId: DEVICE_ID, templates: ["tmpl1"] });
       const cloudPort = terminator?.port ?? cloud.port;
@@ -294,6 +297,8 @@ export class RunDevice {
       "mqtt.client.port": String(env.local.port),
       "mqtt.bridge.reconnect_policy.initial_interval": `"200ms"`,
       "mqtt.bridge.reconnect_policy.maximum_interval": `"1s"`,
+      // Never the system's /var/lib/tedge/hsm-bridge.
+      "c8y.bridge.outbox.dir": `"${env.dir}/outbox"`,
     };
     let hsm: SoftHsm | undefined;
     let p11: RunDevice["p11"];

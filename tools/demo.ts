@@ -222,6 +222,7 @@ async function configure(demo: Demo, ports: { local: number; cloud: number }): P
       ["c8y.root_cert_path", `${d}/ca.pem`],
       ["mqtt.client.port", String(ports.local)],
       ["mqtt.bridge.reconnect_policy.initial_interval", "1s"],
+      ["c8y.bridge.outbox.dir", `${d}/outbox`],
     ]
   ) await demo.cli(["config", "set", key, value]);
   say("   $ hsm-bridge config list device.");

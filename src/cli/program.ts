@@ -10,6 +10,7 @@ import { registerCheckTls } from "./check_tls.ts";
 import { registerConfig } from "./config_cmd.ts";
 import { registerHsm } from "./hsm.ts";
 import { registerP11Server } from "./p11_server.ts";
+import { registerOutbox } from "./outbox_cmd.ts";
 import { registerRun } from "./run.ts";
 import type { CliContext } from "./context.ts";
 import { VERSION } from "./version.ts";
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerCert(program, ctx);
   registerCheckKey(program, ctx);
   registerRun(program, ctx);
+  registerOutbox(program, ctx);
   registerCheckTls(program, ctx);
   registerP11Server(program, ctx);
 

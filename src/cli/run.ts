@@ -6,7 +6,8 @@
  *    once per process: a wrong PIN is never retried). A locked PIN is waited out instead
  *    (RunKey: the login is tried again at each cloud reconnection).
  * 3. Any configuration or credential error ends here with exit 78, before any retry loop.
- * 4. Connect both sides and forward until SIGTERM / SIGINT, then shut down cleanly (exit 0).
+ * 4. Open the outbox (store and forward, c8y.bridge.outbox.*): moved aside when unreadable.
+ * 5. Connect both sides and forward until SIGTERM / SIGINT, then shut down cleanly (exit 0).
  *
  * The cloud connection runs over our TLS 1.3 client, whose CertificateVerify the key signs
  * (the only way for a token key). With a file key, `--deno-tls` uses Deno's TLS (rustls)
@@ -33,6 +34,7 @@ import { derOf, encodePem, TrustStore } from "../x509/mod.ts";
 import { type DeviceCertificate, loadDeviceCertificate, openConfiguredKey } from "./_keys.ts";
 import { RunKey } from "./_run_key.ts";
 import { tlsMinVersion } from "./check_tls.ts";
+import { openConfiguredOutbox } from "./_outbox.ts";
 import type { CliContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 
@@ -81,7 +83,12 @@ async function runBridge(ctx: CliContext, opts: RunOptions): Promise<void> {
       statsIntervalMs: statsSeconds * 1000,
       denoTls: opts.denoTls ?? false,
     });
-    await runUntilSignal(new Bridge(options));
+    const outbox = openConfiguredOutbox(config);
+    try {
+      await runUntilSignal(new Bridge({ ...options, outbox }));
+    } finally {
+      outbox?.close();
+    }
   } finally {
     await key.close();
   }

@@ -25,6 +25,11 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** More config lines appended to the listener. */
   extra?: string[];
+  /**
+   * Keep mosquitto's own max_queued_messages (1000), as on a device, instead of 100000: more
+   * QoS 1 messages for a client that is offline or not acking are dropped.
+   */
+  deviceQueue?: boolean;
   echo?: boolean;
 }
 
@@ -57,8 +62,8 @@ export class Mosquitto {
       "log_type information",
       "connection_messages true",
       "log_timestamp_format %H:%M:%S",
-      "max_queued_messages 100000",
     ];
+    if (!this.opts.deviceQueue) lines.push("max_queued_messages 100000");
     if (Deno.uid() === 0) lines.push("user root");
     if (persistence) {
       lines.push("persistence true", `persistence_location ${dir}/`);
