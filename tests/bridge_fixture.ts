@@ -39,6 +39,8 @@ export interface BridgeEnvOptions {
   echo?: boolean;
   /** The local broker with mosquitto's defaults, as on a device (max_queued_messages 1000). */
   deviceDefaults?: boolean;
+  /** More configuration lines for the local broker. */
+  localExtra?: string[];
 }
 
 export class BridgeEnv {
@@ -87,6 +89,7 @@ export class BridgeEnv {
         persistence: true,
         echo: opts.echo,
         deviceQueue: opts.deviceDefaults,
+        extra: opts.localExtra,
       });
       const profile = c8yProfile({ deviceId: DEVICE_ID, templates: ["tmpl1"] });
       const cloudPort = terminator?.port ?? cloud.port;
