@@ -20,6 +20,27 @@ Deno.test("the compile task bakes in the permission set the CLI tests use", () =
   assert.ok(!flags.some((f) => f.startsWith("--allow-run")), "hsm-bridge never starts processes");
 });
 
+Deno.test("the compile task includes every Worker module (deno compile does not find them)", async () => {
+  const task = (denoJson.tasks as Record<string, { command: string }>).compile.command;
+  const included = [...task.matchAll(/--include (\S+)/g)].map((m) => m[1]);
+  const workers: string[] = [];
+  for await (const file of walk(`${root}src`)) {
+    const code = await Deno.readTextFile(file);
+    for (const m of code.matchAll(/new Worker\(new URL\("\.\/([^"]+)", import\.meta\.url\)/g)) {
+      workers.push(`${file.slice(root.length, file.lastIndexOf("/") + 1)}${m[1]}`);
+    }
+  }
+  assert.deepEqual(workers, ["src/outbox/_worker.ts"]);
+  assert.deepEqual(included, workers);
+});
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory) yield* walk(`${dir}/${e.name}`);
+    else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) yield `${dir}/${e.name}`;
+  }
+}
+
 Deno.test("deno compile accepts the task and stops only for the missing runtime", async () => {
   const missing = `/nonexistent/denort-${crypto.randomUUID()}`;
   const out = await new Deno.Command(Deno.execPath(), {

@@ -407,7 +407,7 @@ export class Bridge {
     this.#in.stopAccepting();
     // What waits for a commit is committed now, so that its local acks go out before the
     // local connection ends (else the broker sends it again next time: a duplicate).
-    this.#opts.outbox?.flush();
+    if (this.#opts.outbox) await within(this.#opts.outbox.flush(), grace);
     const drained = await within(Promise.all([this.#out.idle(), this.#in.idle()]), grace);
     if (!drained) {
       this.#log.warn("Stopping with messages still unacknowledged (they are sent again later)", {

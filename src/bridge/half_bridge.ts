@@ -95,7 +95,11 @@ export class HalfBridge {
 
   constructor(readonly options: HalfBridgeOptions) {
     this.#queue = options.queue ?? new MemoryQueue(options.sourceRedelivers);
-    this.#queue.onReady = () => this.#pump();
+    // Messages became ready: the outbox committed some, so fewer are held unacked too.
+    this.#queue.onReady = () => {
+      this.#pump();
+      this.#checkPressure();
+    };
     this.#maxInFlight = options.maxInFlight ?? Infinity;
   }
 

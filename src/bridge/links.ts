@@ -67,6 +67,6 @@ export interface MessageQueue<M extends QueuedMessage = QueuedMessage> {
   readonly size: number;
   /** Messages held in memory unacked at their source: what flow control bounds. */
   readonly held: number;
-  /** Set by the half bridge: messages became ready to send (`next()`). */
+  /** Set by the half bridge: messages became ready to send (`next()`), or `held` fell. */
   onReady: () => void;
 }

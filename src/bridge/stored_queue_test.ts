@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
 import { getLogger, setLogSink } from "../log.ts";
 import { Outbox } from "../outbox/mod.ts";
 import { HalfBridge, type SourceLink, type TargetLink } from "./half_bridge.ts";
@@ -7,7 +6,6 @@ import { StoredQueue } from "./stored_queue.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const turn = () => new Promise<void>((r) => setImmediate(r));
 
 class FakeSource implements SourceLink {
   isOpen = true;
@@ -44,7 +42,11 @@ const msg = (payload: string, messageId?: number, qos: 0 | 1 = 1) => ({
 /** A local -> cloud half bridge on an outbox in a temp dir. */
 async function stored(
   fn: (h: HalfBridge, outbox: Outbox) => Promise<void> | void,
-  opts: { maxBytes?: number; maxInFlight?: number } = {},
+  opts: {
+    maxBytes?: number;
+    maxInFlight?: number;
+    pressure?: { high: number; low: number; onChange(paused: boolean): void };
+  } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hsm-bridge-stored-" });
   const outbox = Outbox.open({ path: `${dir}/outbox.db`, maxBytes: opts.maxBytes ?? 1 << 20 });
@@ -55,11 +57,12 @@ async function stored(
       sourceRedelivers: true,
       queue: new StoredQueue(outbox, getLogger("test")),
       maxInFlight: opts.maxInFlight ?? 1000,
+      pressure: opts.pressure,
       log: getLogger("test"),
     });
     await fn(h, outbox);
   } finally {
-    outbox.close();
+    await outbox.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -73,7 +76,7 @@ Deno.test("HalfBridge on the outbox acks the source once the message is on disk,
     h.accept(msg("b", 2), src);
     assert.deepEqual(src.acks, [], "no ack before the commit");
     assert.equal(dst.sent.length, 0, "nothing sent before the commit");
-    await turn();
+    await outbox.flush();
     assert.deepEqual(src.acks, [1, 2]);
     assert.deepEqual(dst.sent.map((s) => s.payload), ["a", "b"]);
     assert.equal(outbox.depth, 2, "stored until the cloud acks");
@@ -87,14 +90,14 @@ Deno.test("HalfBridge on the outbox keeps acking while the target is down and se
   await stored(async (h, outbox) => {
     const src = new FakeSource();
     for (let i = 1; i <= 50; i++) h.accept(msg(`m${i}`, i), src);
-    await turn();
+    await outbox.flush();
     assert.equal(src.acks.length, 50, "acked while the cloud is down");
     assert.equal(outbox.depth, 50);
     const dst = new FakeTarget();
     h.targetReady(dst);
     assert.equal(dst.sent.length, 10, "the in-flight window");
     for (let i = 51; i <= 60; i++) h.accept(msg(`m${i}`, i), src); // behind the backlog
-    await turn();
+    await outbox.flush();
     const got: string[] = [];
     while (dst.sent.length) {
       got.push(...dst.sent.map((s) => s.payload));
@@ -106,17 +109,17 @@ Deno.test("HalfBridge on the outbox keeps acking while the target is down and se
 });
 
 Deno.test("HalfBridge on the outbox sends again, first and in order, what a lost target did not ack", async () => {
-  await stored(async (h) => {
+  await stored(async (h, outbox) => {
     const src = new FakeSource();
     const first = new FakeTarget();
     h.targetReady(first);
     for (let i = 1; i <= 4; i++) h.accept(msg(`m${i}`, i), src);
-    await turn();
+    await outbox.flush();
     first.sent[1].callback!(); // m2 acked, m1 m3 m4 not
     first.isOpen = false;
     h.targetLost(first);
     h.accept(msg("m5", 5), src);
-    await turn();
+    await outbox.flush();
     const second = new FakeTarget();
     h.targetReady(second);
     assert.deepEqual(second.sent.map((s) => s.payload), ["m1", "m3", "m4", "m5"]);
@@ -129,7 +132,7 @@ Deno.test("HalfBridge on the outbox forgets uncommitted messages of a lost sourc
     h.accept(msg("a", 1), src);
     src.isOpen = false;
     h.sourceLost(src);
-    await turn();
+    await outbox.flush();
     assert.equal(outbox.depth, 0);
     assert.deepEqual(src.acks, []);
   });
@@ -143,7 +146,7 @@ Deno.test("HalfBridge on a full outbox stops acking, drops nothing, and resumes 
     await stored(async (h, outbox) => {
       const src = new FakeSource();
       for (let i = 1; i <= 7; i++) h.accept(msg(`m${i}`, i), src);
-      await turn();
+      await outbox.flush();
       assert.deepEqual(src.acks, [1, 2, 3, 4]);
       assert.equal(h.pending, 7);
       assert.match(lines.join("\n"), /WARN .*Outbox full: messages from the local broker are not/);
@@ -152,7 +155,7 @@ Deno.test("HalfBridge on a full outbox stops acking, drops nothing, and resumes 
       h.targetReady(dst);
       const got: string[] = [];
       while (got.length < 8) {
-        await turn();
+        await outbox.flush();
         got.push(...dst.sent.map((s) => s.payload));
         dst.ackAll();
       }
@@ -179,4 +182,17 @@ Deno.test("HalfBridge on the outbox forwards QoS 0 untracked and drops a message
     assert.deepEqual(dst.sent.map((s) => [s.payload, s.qos]), [["q0", 0]]);
     assert.equal(outbox.depth, 0);
   }, { maxBytes: 100 });
+});
+
+Deno.test("HalfBridge on the outbox resumes a paused source once a commit acked what it held", async () => {
+  const changes: boolean[] = [];
+  await stored(async (h, outbox) => {
+    const src = new FakeSource();
+    for (let i = 1; i <= 5; i++) h.accept(msg(`m${i}`, i), src);
+    assert.deepEqual(changes, [true], "paused: 5 held unacked");
+    // No new message arrives while paused: the commit alone must resume the source.
+    await outbox.flush();
+    assert.deepEqual(src.acks, [1, 2, 3, 4, 5]);
+    assert.deepEqual(changes, [true, false]);
+  }, { pressure: { high: 4, low: 2, onChange: (p) => changes.push(p) } });
 });

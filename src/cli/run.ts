@@ -87,7 +87,7 @@ async function runBridge(ctx: CliContext, opts: RunOptions): Promise<void> {
     try {
       await runUntilSignal(new Bridge({ ...options, outbox }));
     } finally {
-      outbox?.close();
+      await outbox?.close();
     }
   } finally {
     await key.close();

@@ -6,15 +6,16 @@
  *                                                            └─> next(): m, in seq order
  *   remove(seq) (the cloud's PUBACK) ──> acked_through moves ──> rows deleted at a commit
  *
- * 1. Group commit: appends made in one event-loop turn are committed together at the end of
- *    the turn (setImmediate), in one transaction with one fsync. Under load a turn carries
- *    what arrived while the last commit ran, so batches grow with the rate. Nothing is
+ * 1. Group commit: the file is written by a Worker (link.ts), one transaction and one fsync at
+ *    a time. Appends wait in a batch until no commit is running, then go together; under load
+ *    a batch is what arrived while the previous commit ran, so batches grow with the rate and
+ *    with the disk's latency, and the event loop never waits for the disk. Nothing is
  *    reported durable before its commit returned.
  * 2. Committed messages stay in memory for `next()` while they fit (`cacheMessages`,
- *    `cacheBytes`); beyond that they are only on disk ("spilled") and `next()` reads them back
- *    in order, so a long outage costs disk, not memory.
+ *    `cacheBytes`); beyond that they are only on disk ("spilled") and are read back in order,
+ *    so a long outage costs disk, not memory.
  * 3. `remove(seq)` marks a message gone. `acked_through` is the highest seq below which all
- *    are gone; it is written, and the rows it covers deleted, with the next commit (a delete
+ *    are gone; it is written, and the rows it covers deleted, with a coming commit (a delete
  *    lost in a crash means a duplicate, never a loss). After a restart, sending resumes after
  *    `acked_through`.
  * 4. Bounds: `append()` answers "full" when the record bytes would pass `maxBytes` (the
@@ -27,7 +28,14 @@
 import { clearImmediate, setImmediate } from "node:timers";
 import { getLogger, type Logger } from "../log.ts";
 import { decodeRecords, encodeRecords, encodeTopic, RecordError, recordSize } from "./codec.ts";
-import { isCorruption, moveAside, OutboxStore, OutboxUnreadableError } from "./store.ts";
+import { InlineLink, type StoreLink, WorkerLink } from "./link.ts";
+import {
+  isCorruption,
+  moveAside,
+  OutboxStore,
+  OutboxUnreadableError,
+  type StoredRow,
+} from "./store.ts";
 
 export interface OutboxOptions {
   /** The outbox file; created when absent, moved aside when unreadable. */
@@ -43,6 +51,8 @@ export interface OutboxOptions {
   readonly cacheBytes?: number;
   /** Wall clock in ms (tests). */
   readonly now?: () => number;
+  /** SQLite on this thread instead of a Worker (tests that kill the process mid-commit). */
+  readonly inline?: boolean;
 }
 
 /** A stored message, as `next()` hands it out (stored messages are QoS 1). */
@@ -62,13 +72,13 @@ export interface OutboxStats {
   /** Record bytes in the file (rows not yet deleted included). */
   readonly bytes: number;
   readonly maxBytes: number;
-  /** Age of the oldest message stored, ms; undefined when empty. */
+  /** Age of the oldest message stored, ms (as of the last commit); undefined when empty. */
   readonly oldestAgeMs?: number;
   /** Messages dropped by the age cap since start. */
   readonly expired: number;
   /** Transactions committed since start. */
   readonly commits: number;
-  /** Messages waiting for the next commit. */
+  /** Messages waiting for a commit (or in one). */
   readonly uncommitted: number;
 }
 
@@ -81,7 +91,14 @@ interface Uncommitted {
   readonly durable: () => void;
 }
 
-/** Rows read per query when sending from disk. */
+/** A commit sent to the store: its messages got seqs first .. first + batch.length - 1. */
+interface Commit {
+  readonly batch: Uncommitted[];
+  readonly first: number;
+  readonly bytes: number;
+}
+
+/** Rows read per request when sending from disk. */
 const ROWS_PER_READ = 64;
 /** Delay of a commit that only deletes (nothing appended): acks need not be durable soon. */
 const DELETE_COMMIT_MS = 100;
@@ -91,7 +108,8 @@ const RETRY_MS = 1_000;
 const SHRINK_AFTER_BYTES = 1024 * 1024;
 
 export class Outbox {
-  readonly #store: OutboxStore;
+  readonly #link: StoreLink;
+  readonly #path: string;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly maxBytes: number;
@@ -101,8 +119,14 @@ export class Outbox {
 
   #batch: Uncommitted[] = [];
   #batchBytes = 0;
-  /** seq of the next message committed. */
+  /** The commit the store is working on, or one to retry. */
+  #commit: Commit | undefined;
+  /** A write request is out. */
+  #writing = false;
+  /** seq of the next message appended. */
   #nextSeq: number;
+  /** The last seq committed. */
+  #committedThrough: number;
   /** Every message with seq <= this is gone. */
   #ackedThrough: number;
   /** Gone messages above `#ackedThrough` (acks out of order: a refused message, say). */
@@ -111,6 +135,7 @@ export class Outbox {
   /** Record bytes in the file. */
   #bytes: number;
   #freedSinceShrink = 0;
+  #oldestStoredAt: number | undefined;
 
   /** Committed, not yet handed out by next(): seq > #takenThrough, contiguous. */
   #cache: OutboxMessage[] = [];
@@ -119,49 +144,61 @@ export class Outbox {
   #takenThrough: number;
   /** Committed messages after the cache exist on disk only. */
   #spilled: boolean;
+  #reading = false;
 
-  /** A commit at the end of this event-loop turn. */
   #immediate: ReturnType<typeof setImmediate> | undefined;
-  /** A later commit: deletes only, or a retry. */
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** An append was refused for room: commit deletes at once, they make room. */
   #wantsRoom = false;
   /** A commit failed; the next one waits for its retry. */
   #retrying = false;
-  #expiryTimer: ReturnType<typeof setInterval> | undefined;
   #writeError: string | undefined;
+  #flushWaiters: (() => void)[] = [];
+  #expiryTimer: ReturnType<typeof setInterval> | undefined;
   #failed: Error | undefined;
-  #closed = false;
+  #closing = false;
   #expired = 0;
   #commits = 0;
 
-  /** After a commit that made messages available to `next()`. */
+  /** After a commit (or a read from disk) that made messages available to `next()`. */
   onCommit: () => void = () => {};
   /** After a commit that freed room (an `append()` answered "full" may succeed now). */
   onRoom: () => void = () => {};
   /** The file turned out damaged while running: the outbox stopped. */
   onFatal: (error: Error) => void = () => {};
 
-  private constructor(store: OutboxStore, options: OutboxOptions, log: Logger) {
-    this.#store = store;
+  private constructor(
+    link: StoreLink,
+    options: OutboxOptions,
+    log: Logger,
+    start: {
+      ackedThrough: number;
+      lastSeq: number;
+      bytes: number;
+      oldestStoredAt?: number;
+      expireThrough?: number;
+    },
+  ) {
+    this.#link = link;
+    this.#path = options.path;
     this.#log = log;
     this.#now = options.now ?? Date.now;
     this.maxBytes = options.maxBytes;
     this.#maxAgeMs = options.maxAgeMs;
     this.#cacheMessages = options.cacheMessages ?? 4_000;
     this.#cacheBytes = options.cacheBytes ?? 4 * 1024 * 1024;
-    const s = store.summary();
-    this.#ackedThrough = s.ackedThrough;
-    this.#takenThrough = s.ackedThrough;
-    this.#nextSeq = s.lastSeq + 1;
-    this.#bytes = s.bytes;
-    this.#spilled = s.lastSeq > s.ackedThrough;
+    this.#ackedThrough = this.#takenThrough = start.ackedThrough;
+    this.#committedThrough = start.lastSeq;
+    this.#nextSeq = start.lastSeq + 1;
+    this.#bytes = start.bytes;
+    this.#oldestStoredAt = start.oldestStoredAt;
+    this.#spilled = start.lastSeq > start.ackedThrough;
   }
 
   /**
-   * Opens the outbox at `options.path` (creating it). A file that is damaged or not an outbox
-   * is moved aside with an error naming it, and a new one is started. Other errors (the
-   * directory is not writable, say) are thrown.
+   * Opens the outbox at `options.path` (creating it) and checks it here, on the calling
+   * thread. A file that is damaged or not an outbox is moved aside with an error naming it,
+   * and a new one is started. Other errors (the directory is not writable, say) are thrown.
    */
   static open(options: OutboxOptions): Outbox {
     const log = options.log ?? getLogger("outbox");
@@ -177,12 +214,30 @@ export class Outbox {
       );
       store = OutboxStore.open(options.path);
     }
-    const outbox = new Outbox(store, options, log);
-    const s = outbox.stats();
+    let start;
+    try {
+      const s = store.summary();
+      const expireThrough = options.maxAgeMs === undefined
+        ? undefined
+        : store.lastSeqStoredBefore((options.now ?? Date.now)() - options.maxAgeMs);
+      const gone = Math.max(s.ackedThrough, expireThrough ?? 0);
+      start = { ...s, oldestStoredAt: store.oldestStoredAt(gone), expireThrough };
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    let link: StoreLink;
+    if (options.inline) link = new InlineLink(store);
+    else {
+      store.close();
+      link = new WorkerLink(options.path);
+    }
+    const outbox = new Outbox(link, options, log, start);
+    if (start.expireThrough !== undefined) outbox.#expireThrough(start.expireThrough);
     log.info("Outbox opened", {
       path: options.path,
-      messages: s.depth,
-      bytes: s.bytes,
+      messages: outbox.depth,
+      bytes: start.bytes,
       max_bytes: outbox.maxBytes,
     });
     outbox.#startExpiry();
@@ -196,12 +251,12 @@ export class Outbox {
 
   /** Messages stored and not yet gone (see stats()). */
   get depth(): number {
-    return this.#nextSeq - 1 - this.#ackedThrough - this.#ackedAbove.size;
+    return this.#committedThrough - this.#ackedThrough - this.#ackedAbove.size;
   }
 
-  /** Messages waiting for the next commit. */
+  /** Messages waiting for a commit, or in one. */
   get uncommitted(): number {
-    return this.#batch.length;
+    return this.#batch.length + (this.#commit?.batch.length ?? 0);
   }
 
   /**
@@ -218,7 +273,8 @@ export class Outbox {
     const topicBytes = encodeTopic(topic);
     const size = recordSize(topicBytes, payload);
     if (size > this.maxBytes) return "too_large";
-    if (this.#failed || this.#bytes + this.#batchBytes + size > this.maxBytes) {
+    const used = this.#bytes + (this.#commit?.bytes ?? 0) + this.#batchBytes;
+    if (this.#failed || this.#closing || used + size > this.maxBytes) {
       this.#wantsRoom = true;
       return "full";
     }
@@ -228,7 +284,7 @@ export class Outbox {
     return "queued";
   }
 
-  /** Forgets the uncommitted appends of `owner` (a source that will send them again). */
+  /** Forgets the appends of `owner` not yet sent to the store (it will send them again). */
   discard(owner: unknown): number {
     const before = this.#batch.length;
     if (!before) return 0;
@@ -238,7 +294,10 @@ export class Outbox {
     return before - this.#batch.length;
   }
 
-  /** The next committed message not handed out yet, in seq order. */
+  /**
+   * The next committed message not handed out yet, in seq order; undefined when there is none
+   * in memory (when some are on disk, they are read and `onCommit` follows).
+   */
   next(): OutboxMessage | undefined {
     if (this.#failed) return undefined;
     if (this.#cacheHead === this.#cache.length) {
@@ -246,9 +305,9 @@ export class Outbox {
       this.#cacheHead = 0;
       this.#cachedBytes = 0;
       if (this.#spilled) this.#readBack();
+      return undefined;
     }
     const m = this.#cache[this.#cacheHead];
-    if (!m) return undefined;
     this.#cache[this.#cacheHead++] = undefined as unknown as OutboxMessage; // let it go
     this.#cachedBytes -= m.payload.length;
     this.#takenThrough = m.seq;
@@ -257,7 +316,7 @@ export class Outbox {
 
   /** The message left (the cloud's PUBACK, or refused): deleted at a coming commit. */
   remove(seq: number): void {
-    if (seq <= this.#ackedThrough || seq >= this.#nextSeq) return;
+    if (seq <= this.#ackedThrough || seq > this.#committedThrough) return;
     if (seq === this.#ackedThrough + 1) {
       this.#ackedThrough = seq;
       while (this.#ackedAbove.delete(this.#ackedThrough + 1)) this.#ackedThrough++;
@@ -268,108 +327,164 @@ export class Outbox {
     this.#schedule(false);
   }
 
-  /** Commits what waits, now. */
-  flush(): void {
-    this.#commit();
+  /** Resolves once everything appended and removed so far is committed (or cannot be). */
+  flush(): Promise<void> {
+    if (this.#idle()) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
+    if (!this.#writing && !this.#retrying) this.#send();
+    return done;
   }
 
   stats(): OutboxStats {
-    let oldestAgeMs: number | undefined;
-    if (!this.#failed && !this.#closed) {
-      const at = this.#store.oldestStoredAt(this.#ackedThrough);
-      if (at !== undefined) oldestAgeMs = Math.max(0, this.#now() - at);
-    }
+    const at = this.#oldestStoredAt;
     return {
       depth: this.depth,
       bytes: this.#bytes,
       maxBytes: this.maxBytes,
-      oldestAgeMs,
+      oldestAgeMs: at === undefined || this.depth === 0 ? undefined : Math.max(0, this.#now() - at),
       expired: this.#expired,
       commits: this.#commits,
-      uncommitted: this.#batch.length,
+      uncommitted: this.uncommitted,
     };
   }
 
-  /** Bytes the file and its WAL take on disk. */
-  fileBytes(): number {
-    return this.#store.fileBytes();
-  }
-
-  /** Commits what waits and closes the file. */
-  close(): void {
-    if (this.#closed) return;
+  /** Commits what waits (for up to `graceMs`, unless commits are failing) and closes the file. */
+  async close(graceMs = 5_000): Promise<void> {
+    if (this.#closing) return;
     clearInterval(this.#expiryTimer);
-    if (!this.#failed) this.#commit();
-    this.#cancelCommits();
-    this.#closed = true;
-    this.#store.close();
-  }
-
-  /** Plans a commit: at the end of this turn for appends, a little later for deletes. */
-  #schedule(appended: boolean): void {
-    if (this.#closed || this.#failed || this.#retrying || this.#immediate) return;
-    if (appended || this.#wantsRoom) {
-      // After this turn's I/O callbacks and ticks, which carry more of the same burst.
-      this.#immediate = setImmediate(() => this.#commit());
-    } else {
-      this.#timer ??= setTimeout(() => this.#commit(), DELETE_COMMIT_MS);
+    if (!this.#failed && !this.#retrying) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.flush(), new Promise((r) => timer = setTimeout(r, graceMs))]);
+      clearTimeout(timer);
+    }
+    this.#closing = true;
+    this.#cancel();
+    try {
+      if (!this.#failed) await this.#link.request({ op: "close" });
+    } catch (e) {
+      this.#log.warn("Outbox close failed", { reason: (e as Error).message });
+    } finally {
+      this.#link.terminate();
+      this.#wakeFlushWaiters();
     }
   }
 
-  #cancelCommits(): void {
+  #idle(): boolean {
+    return !this.#writing && !this.#commit && !this.#batch.length && !this.#ackedDirty;
+  }
+
+  /** Plans a commit: right after this turn for appends, a little later for deletes. */
+  #schedule(appended: boolean): void {
+    if (this.#closing || this.#failed || this.#retrying || this.#writing || this.#immediate) {
+      return; // the running commit's end, or the retry, sends what waits
+    }
+    if (appended || this.#wantsRoom || this.#flushWaiters.length) {
+      // After this turn's I/O callbacks and ticks, which carry more of the same burst.
+      this.#immediate = setImmediate(() => this.#send());
+    } else {
+      this.#timer ??= setTimeout(() => this.#send(), DELETE_COMMIT_MS);
+    }
+  }
+
+  #cancel(): void {
     if (this.#immediate) clearImmediate(this.#immediate);
     clearTimeout(this.#timer);
     this.#immediate = undefined;
     this.#timer = undefined;
   }
 
-  /** Step 1/3: one transaction for the batch and the deletes. */
-  #commit(): void {
-    this.#cancelCommits();
+  /**
+   * Step 1/3: sends the batch (or the commit to retry) and the deletes to the store as one
+   * transaction.
+   */
+  #send(): void {
+    this.#cancel();
     this.#retrying = false;
-    if (this.#failed || this.#closed) return;
-    const batch = this.#batch;
-    if (!batch.length && !this.#ackedDirty) return;
-    const row = batch.length
-      ? {
-        lastSeq: this.#nextSeq + batch.length - 1,
-        count: batch.length,
-        storedAt: this.#now(),
-        data: encodeRecords(batch),
-      }
-      : undefined;
-    const ackedThrough = this.#ackedDirty ? this.#ackedThrough : undefined;
-    let freed: number;
-    try {
-      freed = this.#store.write(row, ackedThrough);
-    } catch (e) {
-      this.#writeFailed(e as Error);
-      return;
+    if (this.#failed || this.#writing) return;
+    let commit = this.#commit;
+    if (!commit && this.#batch.length) {
+      commit = this.#commit = { batch: this.#batch, first: this.#nextSeq, bytes: this.#batchBytes };
+      this.#nextSeq += this.#batch.length;
+      this.#batch = [];
+      this.#batchBytes = 0;
     }
+    if (!commit && !this.#ackedDirty) return this.#wakeFlushWaiters();
+    // Encoded anew for a retry: the first request took the bytes to the worker.
+    const row: StoredRow | undefined = commit && {
+      lastSeq: commit.first + commit.batch.length - 1,
+      count: commit.batch.length,
+      storedAt: this.#now(),
+      data: encodeRecords(commit.batch),
+    };
+    const rowBytes = row?.data.length ?? 0;
+    const ackedThrough = this.#ackedDirty ? this.#ackedThrough : undefined;
+    this.#ackedDirty = false;
+    this.#writing = true;
+    this.#link.request({ op: "write", row, ackedThrough, oldestAfter: this.#ackedThrough })
+      .then(
+        (reply) => this.#committed(commit, rowBytes, reply.freed, reply.oldestStoredAt),
+        (e) => this.#writeFailed(ackedThrough, e),
+      );
+  }
+
+  #committed(
+    commit: Commit | undefined,
+    rowBytes: number,
+    freed: number,
+    oldestStoredAt: number | undefined,
+  ): void {
+    this.#writing = false;
+    this.#commit = undefined;
+    if (this.#failed) return;
     if (this.#writeError) {
-      this.#log.info("Outbox writes work again", { path: this.#store.path });
+      this.#log.info("Outbox writes work again", { path: this.#path });
       this.#writeError = undefined;
     }
     this.#commits++;
-    if (ackedThrough !== undefined) this.#ackedDirty = false;
-    this.#bytes += (row?.data.length ?? 0) - freed;
+    this.#bytes += rowBytes - freed;
     this.#freedSinceShrink += freed;
-    if (row) {
-      this.#batch = [];
-      this.#batchBytes = 0;
-      let seq = this.#nextSeq;
-      this.#nextSeq += batch.length;
-      for (const m of batch) {
+    this.#oldestStoredAt = oldestStoredAt;
+    if (commit) {
+      this.#committedThrough = commit.first + commit.batch.length - 1;
+      let seq = commit.first;
+      for (const m of commit.batch) {
         this.#cached({ seq: seq++, topic: m.topic, payload: m.payload, qos: 1, retain: m.retain });
       }
-      for (const m of batch) m.durable();
+      for (const m of commit.batch) m.durable();
     }
     if (freed) {
       this.#wantsRoom = false;
       if (this.#bytes === 0 && this.#freedSinceShrink >= SHRINK_AFTER_BYTES) this.#shrink();
       this.onRoom();
     }
-    if (row) this.onCommit();
+    if (commit) this.onCommit();
+    // What arrived meanwhile goes next.
+    if (this.#batch.length) this.#schedule(true);
+    else if (this.#ackedDirty) this.#schedule(false);
+    if (this.#idle()) this.#wakeFlushWaiters();
+  }
+
+  /** The commit stays in `#commit` and is sent again after RETRY_MS. */
+  #writeFailed(ackedThrough: number | undefined, e: Error): void {
+    this.#writing = false;
+    if (ackedThrough !== undefined) this.#ackedDirty = true;
+    if (isCorruption(e)) {
+      return this.#fail(new OutboxUnreadableError(this.#path, e.message, { cause: e }));
+    }
+    if (this.#closing) return this.#wakeFlushWaiters();
+    if (this.#writeError !== e.message) {
+      this.#log.error("Cannot write to the outbox, retrying (messages stay unacknowledged)", {
+        path: this.#path,
+        reason: e.message,
+      });
+      this.#writeError = e.message;
+    }
+    this.#retrying = true;
+    this.#timer = setTimeout(() => this.#send(), RETRY_MS);
+  }
+
+  #wakeFlushWaiters(): void {
+    for (const w of this.#flushWaiters.splice(0)) w();
   }
 
   /** Step 2: a committed message, kept in memory for next() while it fits. */
@@ -384,81 +499,94 @@ export class Outbox {
     this.#cachedBytes += m.payload.length;
   }
 
-  /** Step 2: fills the (empty) cache from disk, in order. */
+  /** Step 2: fills the (empty) cache from disk, in order; `onCommit` when it has some. */
   #readBack(): void {
-    let rows;
-    try {
-      rows = this.#store.rowsAfter(this.#takenThrough, ROWS_PER_READ);
-      for (const row of rows) {
-        const first = row.lastSeq - row.count + 1;
-        const messages = decodeRecords(row.data, row.count);
-        for (let i = Math.max(0, this.#takenThrough + 1 - first); i < messages.length; i++) {
-          const seq = first + i;
-          if (seq <= this.#ackedThrough || this.#ackedAbove.has(seq)) continue;
-          const { topic, payload, retain } = messages[i];
-          this.#cache.push({ seq, topic, payload, qos: 1, retain });
-          this.#cachedBytes += messages[i].payload.length;
+    if (this.#reading) return;
+    this.#reading = true;
+    const after = this.#takenThrough;
+    this.#link.request({ op: "read", after, limit: ROWS_PER_READ }).then(
+      ({ rows }) => {
+        this.#reading = false;
+        if (this.#failed || this.#closing) return;
+        try {
+          this.#fill(rows);
+        } catch (e) {
+          if (!(e instanceof RecordError)) throw e;
+          return this.#fail(new OutboxUnreadableError(this.#path, e.message));
         }
-        if (this.#cache.length >= this.#cacheMessages || this.#cachedBytes >= this.#cacheBytes) {
-          return; // more on disk: still spilled
+        if (this.#cacheHead < this.#cache.length) this.onCommit();
+      },
+      (e: Error) => {
+        this.#reading = false;
+        if (isCorruption(e)) {
+          return this.#fail(new OutboxUnreadableError(this.#path, e.message, { cause: e }));
         }
-      }
-    } catch (e) {
-      if (e instanceof RecordError || isCorruption(e)) {
-        return this.#fail(new OutboxUnreadableError(this.#store.path, (e as Error).message));
-      }
-      throw e;
-    }
-    // Everything committed is in memory when the last read came back short.
-    if (rows.length < ROWS_PER_READ) this.#spilled = false;
+        this.#log.error("Cannot read the outbox, retrying", { reason: e.message });
+        setTimeout(() => this.onCommit(), RETRY_MS);
+      },
+    );
   }
 
-  #writeFailed(e: Error): void {
-    if (isCorruption(e)) {
-      return this.#fail(new OutboxUnreadableError(this.#store.path, e.message, { cause: e }));
+  #fill(rows: StoredRow[]): void {
+    let covered = this.#takenThrough;
+    for (const row of rows) {
+      const first = row.lastSeq - row.count + 1;
+      const messages = decodeRecords(row.data, row.count);
+      for (let i = Math.max(0, this.#takenThrough + 1 - first); i < messages.length; i++) {
+        const seq = first + i;
+        if (seq <= this.#ackedThrough || this.#ackedAbove.has(seq)) continue;
+        const { topic, payload, retain } = messages[i];
+        this.#cache.push({ seq, topic, payload, qos: 1, retain });
+        this.#cachedBytes += payload.length;
+      }
+      covered = row.lastSeq;
+      if (this.#cache.length >= this.#cacheMessages || this.#cachedBytes >= this.#cacheBytes) {
+        return; // more on disk: still spilled
+      }
     }
-    if (this.#writeError !== e.message) {
-      this.#log.error("Cannot write to the outbox, retrying (messages stay unacknowledged)", {
-        path: this.#store.path,
-        reason: e.message,
-      });
-      this.#writeError = e.message;
-    }
-    this.#retrying = true; // no earlier commit
-    this.#timer = setTimeout(() => this.#commit(), RETRY_MS);
+    // Everything committed is in memory once a short read reached the last commit (a commit
+    // that finished after the read was asked for was not cached: read again for it).
+    if (rows.length < ROWS_PER_READ && covered >= this.#committedThrough) this.#spilled = false;
   }
 
   #fail(e: OutboxUnreadableError): void {
     if (this.#failed) return;
     this.#failed = e;
-    this.#cancelCommits();
+    this.#cancel();
     clearInterval(this.#expiryTimer);
     this.#log.error(`${e.message}: the outbox stopped; the next start moves the file aside`);
+    this.#wakeFlushWaiters();
     this.onFatal(e);
   }
 
   #shrink(): void {
     this.#freedSinceShrink = 0;
-    try {
-      this.#store.shrink();
-    } catch (e) {
-      this.#log.debug("Outbox shrink failed", { reason: (e as Error).message });
-    }
+    this.#link.request({ op: "shrink" }).catch((e) =>
+      this.#log.debug("Outbox shrink failed", { reason: (e as Error).message })
+    );
   }
 
   #startExpiry(): void {
     const maxAge = this.#maxAgeMs;
     if (maxAge === undefined) return;
-    this.#expire();
     const every = Math.min(60_000, Math.max(1_000, Math.floor(maxAge / 4)));
     this.#expiryTimer = setInterval(() => this.#expire(), every);
   }
 
   /** Step 4: drops the rows stored more than maxAgeMs ago. */
   #expire(): void {
-    if (this.#failed || this.#closed || this.#maxAgeMs === undefined) return;
-    const through = this.#store.lastSeqStoredBefore(this.#now() - this.#maxAgeMs);
-    if (through === undefined || through <= this.#ackedThrough) return;
+    if (this.#failed || this.#closing || this.#maxAgeMs === undefined) return;
+    const before = this.#now() - this.#maxAgeMs;
+    this.#link.request({ op: "expire", before }).then(
+      ({ through }) => {
+        if (through !== undefined) this.#expireThrough(through);
+      },
+      (e: Error) => this.#log.warn("Outbox age check failed", { reason: e.message }),
+    );
+  }
+
+  #expireThrough(through: number): void {
+    if (through <= this.#ackedThrough || this.#failed || this.#closing) return;
     let count = through - this.#ackedThrough;
     for (const seq of this.#ackedAbove) {
       if (seq <= through) {
@@ -478,7 +606,7 @@ export class Outbox {
     this.#expired += count;
     this.#log.warn("Outbox messages dropped: older than the age cap", {
       messages: count,
-      max_age_s: Math.round(this.#maxAgeMs / 1000),
+      max_age_s: Math.round(this.#maxAgeMs! / 1000),
     });
     this.#ackedDirty = true;
     this.#schedule(true);

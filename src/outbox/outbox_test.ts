@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { setImmediate } from "node:timers";
 import { setLogSink } from "../log.ts";
 import { Outbox, type OutboxMessage, type OutboxOptions } from "./outbox.ts";
 import { readOutboxStatus } from "./status.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const turn = () => new Promise<void>((r) => setImmediate(r));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function withDir(fn: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hsm-bridge-outbox-" });
@@ -43,10 +42,20 @@ function appendAll(outbox: Outbox, payloads: string[], owner: unknown = "src"): 
   return durable;
 }
 
-function drain(outbox: Outbox): OutboxMessage[] {
+/** Everything next() hands out, waiting for reads from disk (`onCommit`). */
+async function drain(outbox: Outbox): Promise<OutboxMessage[]> {
   const out: OutboxMessage[] = [];
-  for (let m = outbox.next(); m; m = outbox.next()) out.push(m);
-  return out;
+  for (;;) {
+    for (let m = outbox.next(); m; m = outbox.next()) out.push(m);
+    const more = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 200);
+      outbox.onCommit = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    if (!more) return out;
+  }
 }
 
 const names = (ms: OutboxMessage[]) => ms.map((m) => dec(m.payload));
@@ -59,15 +68,15 @@ Deno.test("Outbox reports a message durable only once its commit returned, then 
       assert.deepEqual(durable, [], "nothing durable before the commit");
       assert.equal(outbox.next(), undefined, "nothing to send before the commit");
       assert.equal(outbox.stats().uncommitted, 3);
-      await turn();
+      await outbox.flush();
       assert.deepEqual(durable, ["a", "b", "c"]);
-      const sent = drain(outbox);
+      const sent = await drain(outbox);
       assert.deepEqual(names(sent), ["a", "b", "c"]);
       assert.deepEqual(sent.map((m) => m.seq), [1, 2, 3]);
       assert.equal(outbox.stats().commits, 1, "one transaction for the turn's appends");
       assert.equal(outbox.stats().depth, 3);
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -76,23 +85,23 @@ Deno.test("Outbox keeps what was not acked across a restart and resumes after th
   await withDir(async (dir) => {
     let outbox = open(dir);
     appendAll(outbox, ["m1", "m2", "m3", "m4", "m5"]);
-    await turn();
-    const sent = drain(outbox);
+    await outbox.flush();
+    const sent = await drain(outbox);
     outbox.remove(sent[0].seq);
     outbox.remove(sent[2].seq); // out of order: m2 is still in flight
     outbox.remove(sent[1].seq);
     assert.equal(outbox.stats().depth, 2);
-    outbox.close();
+    await outbox.close();
     assert.equal(readOutboxStatus(`${dir}/outbox.db`).depth, 2);
     outbox = open(dir);
     try {
       assert.equal(outbox.stats().depth, 2);
-      assert.deepEqual(names(drain(outbox)), ["m4", "m5"]);
+      assert.deepEqual(names(await drain(outbox)), ["m4", "m5"]);
       appendAll(outbox, ["m6"]);
-      await turn();
-      assert.deepEqual(drain(outbox).map((m) => [dec(m.payload), m.seq]), [["m6", 6]]);
+      await outbox.flush();
+      assert.deepEqual((await drain(outbox)).map((m) => [dec(m.payload), m.seq]), [["m6", 6]]);
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -106,19 +115,19 @@ Deno.test("Outbox acks nothing while its commit fails, and commits on retry", as
     try {
       const { result: durable, lines } = await captureLog(async () => {
         const durable = appendAll(outbox, ["a", "b"]);
-        await turn();
+        await sleep(300);
         return durable;
       });
       assert.deepEqual(durable, []);
       assert.equal(outbox.next(), undefined);
       assert.match(lines.join("\n"), /Cannot write to the outbox, retrying.*database is locked/);
       other.exec("ROLLBACK");
-      await new Promise((r) => setTimeout(r, 1_200));
+      await outbox.flush(); // the retry, a second later
       assert.deepEqual(durable, ["a", "b"]);
-      assert.deepEqual(names(drain(outbox)), ["a", "b"]);
+      assert.deepEqual(names(await drain(outbox)), ["a", "b"]);
     } finally {
       other.close();
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -133,20 +142,20 @@ Deno.test("Outbox answers full past its size cap and frees room as the cloud ack
       appendAll(outbox, ["0123456789", "0123456789", "0123456789"]);
       assert.equal(outbox.append("t", enc("0123456789"), false, "s", () => {}), "full");
       assert.equal(outbox.append("t", enc("x".repeat(100)), false, "s", () => {}), "too_large");
-      await turn();
-      const [first] = drain(outbox);
+      await outbox.flush();
+      const [first] = await drain(outbox);
       assert.equal(outbox.append("t", enc("0123456789"), false, "s", () => {}), "full");
       outbox.remove(first.seq);
       // The whole row (one commit of three) leaves once all three are acked.
-      await turn();
+      await outbox.flush();
       assert.equal(rooms, 0);
       for (let seq = 2; seq <= 3; seq++) outbox.remove(seq);
-      await turn(); // the caller wanted room: the deletes are committed at once
+      await outbox.flush(); // the caller wanted room: the deletes are committed at once
       assert.equal(rooms, 1);
       assert.equal(outbox.stats().bytes, 0);
       assert.equal(outbox.append("t", enc("0123456789"), false, "s", () => {}), "queued");
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -157,15 +166,15 @@ Deno.test("Outbox sends from disk, in order, what did not fit in memory", async 
     try {
       const all = Array.from({ length: 200 }, (_, i) => `m${i}`);
       appendAll(outbox, all.slice(0, 150));
-      await turn();
+      await outbox.flush();
       const sent = [outbox.next()!, outbox.next()!];
       appendAll(outbox, all.slice(150)); // new messages queue behind the backlog
-      await turn();
-      sent.push(...drain(outbox));
+      await outbox.flush();
+      sent.push(...await drain(outbox));
       assert.deepEqual(names(sent), all);
       assert.deepEqual(sent.map((m) => m.seq), all.map((_, i) => i + 1));
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -177,10 +186,10 @@ Deno.test("Outbox.discard() forgets uncommitted messages of a source that will r
       const durable = appendAll(outbox, ["a", "b"], "old");
       durable.push(...appendAll(outbox, ["c"], "new"));
       assert.equal(outbox.discard("old"), 2);
-      await turn();
-      assert.deepEqual(names(drain(outbox)), ["c"]);
+      await outbox.flush();
+      assert.deepEqual(names(await drain(outbox)), ["c"]);
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -190,12 +199,12 @@ Deno.test("Outbox drops messages older than its age cap, with a warning", async 
     let now = 1_000_000;
     let outbox = open(dir, { now: () => now });
     appendAll(outbox, ["old1", "old2"]);
-    await turn();
+    await outbox.flush();
     now += 10_000;
     appendAll(outbox, ["new"]);
-    await turn();
+    await outbox.flush();
     assert.equal(outbox.stats().oldestAgeMs, 10_000);
-    outbox.close();
+    await outbox.close();
     now += 5_000;
     const { result, lines } = await captureLog(() =>
       open(dir, { now: () => now, maxAgeMs: 12_000 })
@@ -206,9 +215,9 @@ Deno.test("Outbox drops messages older than its age cap, with a warning", async 
       assert.equal(outbox.stats().expired, 2);
       assert.equal(outbox.stats().depth, 1);
       assert.equal(outbox.stats().oldestAgeMs, 5_000);
-      assert.deepEqual(names(drain(outbox)), ["new"]);
+      assert.deepEqual(names(await drain(outbox)), ["new"]);
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -241,10 +250,10 @@ Deno.test("Outbox moves an unreadable file aside with an error naming it and sta
         assert.match(error, reason, what);
         assert.ok(error.includes(`"${path}"`) && error.includes(`${dir}/${aside[0]}`), error);
         appendAll(outbox, ["fresh"]);
-        await turn();
-        assert.deepEqual(names(drain(outbox)), ["fresh"]);
+        await outbox.flush();
+        assert.deepEqual(names(await drain(outbox)), ["fresh"]);
       } finally {
-        outbox.close();
+        await outbox.close();
       }
     });
   }
@@ -254,8 +263,8 @@ Deno.test("Outbox stops, naming the file, when a row read back is damaged", asyn
   await withDir(async (dir) => {
     let outbox = open(dir);
     appendAll(outbox, ["a", "b"]);
-    await turn();
-    outbox.close();
+    await outbox.flush();
+    await outbox.close();
     const db = new DatabaseSync(`${dir}/outbox.db`);
     db.exec("UPDATE batch SET data = x'ff00'");
     db.close();
@@ -263,7 +272,10 @@ Deno.test("Outbox stops, naming the file, when a row read back is damaged", asyn
     try {
       let fatal: Error | undefined;
       outbox.onFatal = (e) => fatal = e;
-      const { lines } = await captureLog(() => outbox.next());
+      const { lines } = await captureLog(async () => {
+        assert.equal(outbox.next(), undefined); // reading from disk
+        await sleep(300);
+      });
       assert.match(
         fatal?.message ?? "",
         /Outbox ".*outbox\.db" is unreadable: record header cut short/,
@@ -271,7 +283,7 @@ Deno.test("Outbox stops, naming the file, when a row read back is damaged", asyn
       assert.match(lines.join("\n"), /the next start moves the file aside/);
       assert.equal(outbox.append("t", enc("x"), false, "s", () => {}), "full");
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -281,10 +293,10 @@ async function crashChild(dir: string, at: "before-commit" | "after-ack"): Promi
   const script = `
     import { DatabaseSync } from "node:sqlite";
     import { Outbox } from "${new URL("./outbox.ts", import.meta.url).href}";
-    const outbox = Outbox.open({ path: "${dir}/outbox.db", maxBytes: 1 << 20 });
+    const outbox = Outbox.open({ path: "${dir}/outbox.db", maxBytes: 1 << 20, inline: true });
     const say = (s) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\\n"));
     for (const p of ["a1", "a2"]) outbox.append("t", new TextEncoder().encode(p), false, 0, () => say("durable " + p));
-    outbox.flush();
+    await outbox.flush();
     if (${at === "before-commit"}) {
       // The next transaction dies between its INSERT and its COMMIT.
       const exec = DatabaseSync.prototype.exec;
@@ -299,7 +311,7 @@ async function crashChild(dir: string, at: "before-commit" | "after-ack"): Promi
         if (p === "b2") Deno.kill(Deno.pid, "SIGKILL");
       });
     }
-    outbox.flush();
+    await outbox.flush();
   `;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--quiet", script],
@@ -316,9 +328,9 @@ Deno.test("Outbox keeps everything acknowledged through a SIGKILL", async () => 
     assert.match(said, /durable a1\ndurable a2\ndurable b1\ndurable b2/);
     const outbox = open(dir);
     try {
-      assert.deepEqual(names(drain(outbox)), ["a1", "a2", "b1", "b2"]);
+      assert.deepEqual(names(await drain(outbox)), ["a1", "a2", "b1", "b2"]);
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
@@ -331,9 +343,9 @@ Deno.test("Outbox after a crash between write and commit: the batch is gone and 
     const { result: outbox, lines } = await captureLog(() => open(dir));
     try {
       assert.ok(!lines.some((l) => / ERROR /.test(l)), lines.join("\n"));
-      assert.deepEqual(names(drain(outbox)), ["a1", "a2"]);
+      assert.deepEqual(names(await drain(outbox)), ["a1", "a2"]);
     } finally {
-      outbox.close();
+      await outbox.close();
     }
   });
 });
