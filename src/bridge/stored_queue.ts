@@ -6,10 +6,11 @@
  *                                             │
  *   cloud <──PUBLISH m── next() <─────────────┘     cloud PUBACK ──> done(): removed
  *
- * 1. Nothing is acked locally before its commit returned; a message from a local connection
- *    that closed before its commit is forgotten (the broker sends it again).
- * 2. The cloud gets messages in outbox order; after a lost cloud connection, what it did not
- *    ack goes out again first. The outbox resumes after the last acked message on a restart.
+ * 1. Nothing is acked locally before its commit returned. (A message whose local connection
+ *    closed before that is stored all the same, and the broker sends it again: a duplicate.)
+ * 2. The cloud gets messages in outbox order, without waiting for their commit; after a lost
+ *    cloud connection, what it did not ack goes out again first. The outbox resumes after the
+ *    last acked message on a restart.
  * 3. Outbox full: messages wait here unacked, in order (the local broker keeps the rest: back
  *    pressure, as without the outbox), and are appended as the cloud's acks make room. Both
  *    moments are logged; nothing is dropped.
@@ -89,10 +90,9 @@ export class StoredQueue implements MessageQueue<QueuedMessage> {
     this.#resend.push(m);
   }
 
-  /** Step 1: what the closed connection delivered and we did not ack comes again. */
+  /** Step 3: what the closed connection delivered and is held unacked comes again. */
   sourceLost(source: SourceLink): void {
     this.#held = this.#held.filter((h) => h.source !== source);
-    this.outbox.discard(source);
   }
 
   /** Appends; false when the outbox is full (logged when it becomes so). */
@@ -101,7 +101,6 @@ export class StoredQueue implements MessageQueue<QueuedMessage> {
       message.topic,
       message.payload,
       message.retain,
-      source,
       () => ackAtSource(message, source),
     );
     if (r === "queued") return true;

@@ -29,6 +29,8 @@ scope.onmessage = (e: MessageEvent) => {
     const reply = handle(store, request);
     const transfer = "rows" in reply
       ? [...new Set(reply.rows.map((r) => r.data.buffer as ArrayBuffer))]
+      : "buffers" in reply
+      ? reply.buffers
       : [];
     scope.postMessage({ id, reply }, { transfer });
   } catch (e) {

@@ -47,14 +47,18 @@ export function recordSize(topic: Uint8Array, payload: Uint8Array): number {
   return RECORD_OVERHEAD + topic.length + payload.length;
 }
 
-/** The row bytes of `messages` (each with its topic already encoded). */
+/**
+ * The row bytes of `messages` (each with its topic already encoded), written at the start of
+ * `into` when it is large enough (a view of it is returned), else into a new array.
+ */
 export function encodeRecords(
   messages: readonly { topicBytes: Uint8Array; payload: Uint8Array; retain: boolean }[],
+  into?: Uint8Array,
 ): Uint8Array {
   let size = 0;
   for (const m of messages) size += recordSize(m.topicBytes, m.payload);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const out = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   for (const m of messages) {
     out[at] = m.retain ? RETAIN : 0;

@@ -56,6 +56,26 @@ Deno.test("decodeRecords() returns what encodeRecords() wrote, payloads as views
   assert.equal(out[0].payload.buffer, bytes.buffer);
 });
 
+Deno.test("encodeRecords() writes into the given array when it is large enough", () => {
+  const m = [{ topicBytes: encodeTopic("t"), payload: enc("abc"), retain: true }];
+  const into = new Uint8Array(64).fill(0xee);
+  const out = encodeRecords(m, into);
+  assert.equal(out.buffer, into.buffer);
+  assert.deepEqual([...out], [
+    0x01,
+    0x00,
+    0x01,
+    ...enc("t"),
+    0x00,
+    0x00,
+    0x00,
+    0x03,
+    ...enc("abc"),
+  ]);
+  assert.equal(into[out.length], 0xee, "nothing written past the records");
+  assert.notEqual(encodeRecords(m, new Uint8Array(4)).buffer.byteLength, 4, "too small: a new one");
+});
+
 Deno.test("decodeRecords() refuses damaged rows", () => {
   const good = records({ topic: "t", payload: "abc", retain: false });
   const cases: [string, Uint8Array, number, RegExp][] = [

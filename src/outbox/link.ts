@@ -11,7 +11,7 @@ import type { OutboxStore, StoredRow } from "./store.ts";
 export type StoreRequest =
   | { op: "open"; path: string }
   /** One transaction; then the oldest row after `oldestAfter`. */
-  | { op: "write"; row?: StoredRow; ackedThrough?: number; oldestAfter: number }
+  | { op: "write"; rows: StoredRow[]; ackedThrough?: number; oldestAfter: number }
   | { op: "read"; after: number; limit: number }
   | { op: "expire"; before: number }
   | { op: "shrink" }
@@ -20,7 +20,8 @@ export type StoreRequest =
 
 export interface StoreReplies {
   open: Record<never, never>;
-  write: { freed: number; oldestStoredAt?: number };
+  /** `buffers`: the rows' buffers, back for reuse. */
+  write: { freed: number; oldestStoredAt?: number; buffers: ArrayBuffer[] };
   read: { rows: StoredRow[] };
   expire: { through?: number };
   shrink: Record<never, never>;
@@ -51,8 +52,12 @@ export function handle(
     case "open":
       return {};
     case "write": {
-      const freed = store.write(request.row, request.ackedThrough);
-      return { freed, oldestStoredAt: store.oldestStoredAt(request.oldestAfter) };
+      const freed = store.write(request.rows, request.ackedThrough);
+      return {
+        freed,
+        oldestStoredAt: store.oldestStoredAt(request.oldestAfter),
+        buffers: [...new Set(request.rows.map((r) => r.data.buffer as ArrayBuffer))],
+      };
     }
     case "read":
       return { rows: store.rowsAfter(request.after, request.limit) };
@@ -114,7 +119,9 @@ export class WorkerLink implements StoreLink {
   request<R extends StoreRequest>(request: R): Promise<Reply<R>> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
-    const transfer = request.op === "write" && request.row ? [request.row.data.buffer] : [];
+    const transfer = request.op === "write"
+      ? [...new Set(request.rows.map((r) => r.data.buffer))]
+      : [];
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.#worker.postMessage({ id, request }, transfer as ArrayBuffer[]);

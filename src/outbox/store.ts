@@ -6,9 +6,9 @@
  * Schema (PRAGMA user_version 1, application_id "hsmb"):
  *
  *   batch(last_seq INTEGER PRIMARY KEY, count, stored_at, data)
- *         one row per group commit: messages last_seq - count + 1 .. last_seq, in the order the
- *         local broker delivered them; `data` is codec.ts's records; `stored_at` the commit's
- *         wall-clock time in ms
+ *         messages last_seq - count + 1 .. last_seq, in the order the local broker delivered
+ *         them: a group commit's messages in rows of up to 64 KiB; `data` is codec.ts's
+ *         records; `stored_at` the commit's wall-clock time in ms
  *   state(acked_through)
  *         every message with seq <= acked_through has left (the cloud's PUBACK, refused or
  *         expired); written in the same transaction that deletes the rows it covers
@@ -197,14 +197,14 @@ export class OutboxStore {
   }
 
   /**
-   * One transaction: adds `row` (if any) and, with `ackedThrough`, records it and deletes the
-   * rows it covers. Returns the record bytes deleted. Throws (having rolled back) on failure.
+   * One transaction: adds `rows` and, with `ackedThrough`, records it and deletes the rows it
+   * covers. Returns the record bytes deleted. Throws (having rolled back) on failure.
    */
-  write(row: StoredRow | undefined, ackedThrough: number | undefined): number {
+  write(rows: readonly StoredRow[], ackedThrough: number | undefined): number {
     let freed = 0;
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      if (row) this.#insert.run(row.lastSeq, row.count, row.storedAt, row.data);
+      for (const row of rows) this.#insert.run(row.lastSeq, row.count, row.storedAt, row.data);
       if (ackedThrough !== undefined) {
         for (const r of this.#deleteThrough.all(ackedThrough)) freed += r.bytes as number;
         this.#setAcked.run(ackedThrough);
