@@ -4,7 +4,8 @@
  *
  *   deno task bench                          full run (3 rounds), writes bench/results.json
  *   deno task bench --quick                  1 round, fewer messages (development)
- *   deno task bench --only out|in|transfer|handshake|startup[,...]
+ *   deno task bench --only out|in|transfer|handshake|startup|outbox[,...]
+ *   deno task bench --only outage [--outage-minutes 10] [--outage-messages 100000]
  *   deno task bench --subjects hsm-token,mosquitto[,...]   --rounds N   --profile   --out FILE
  *   deno task bench --bridge-flags "--v8-flags=..." --bridge-env MALLOC_ARENA_MAX=2   (diagnosis)
  *
@@ -14,6 +15,8 @@ import denoJson from "../deno.json" with { type: "json" };
 import { run } from "../tests/helpers/process.ts";
 import { checkInterrupted, cleanupAll, installSignalHandlers, onCleanup } from "./cleanup.ts";
 import { runHandshakes } from "./handshake.ts";
+import { type OutageSample, runOutages } from "./outage.ts";
+import { runOutboxBench, summariseOutbox } from "./outbox.ts";
 import { cpuCount } from "./proc.ts";
 import {
   loadGeneratorChecks,
@@ -28,15 +31,21 @@ import { runStartup } from "./startup.ts";
 import { formatResults } from "./table.ts";
 import { type Direction, emptySamples, runTransfer, type TransferConfig } from "./transfer.ts";
 
-const SECTIONS = ["out", "in", "handshake", "startup"] as const;
-type Section = typeof SECTIONS[number];
+const SECTIONS = ["out", "in", "handshake", "startup", "outbox"] as const;
+/** Sections run only when named: "outage" takes twice the outage (20 minutes by default). */
+const EXTRA_SECTIONS = ["outage"] as const;
+type Section = typeof SECTIONS[number] | typeof EXTRA_SECTIONS[number];
 const BENCH_DIR = new URL(".", import.meta.url).pathname;
 
 const USAGE = `Usage: deno task bench [--quick] [--only SECTION[,SECTION]] [--subjects S[,S]]
                        [--rounds N] [--profile] [--out FILE]
                        [--bridge-flags "DENO RUN FLAGS"] [--bridge-env NAME=VALUE[,...]]
                        [--local-broker "CONFIG LINE[;CONFIG LINE]"]
-  SECTION: ${SECTIONS.join(", ")} (transfer = out,in)
+                       [--outage-minutes N] [--outage-messages N]
+  SECTION: ${SECTIONS.join(", ")} (transfer = out,in); only when named: ${
+  EXTRA_SECTIONS.join(", ")
+} (issue 14's
+           outage scenario: N messages, 100000, over N minutes, 10, twice)
   S:       ${SUBJECTS.join(", ")} (default), ${ALL_SUBJECTS.slice(SUBJECTS.length).join(", ")}
   --profile  write V8 CPU profiles of hsm-bridge to bench/profiles/ (summarise them with
              deno run -A bench/profile.ts bench/profiles)
@@ -56,6 +65,8 @@ interface Options {
   bridgeFlags: string[];
   bridgeEnv: Record<string, string>;
   localBroker: string[];
+  outageMinutes: number;
+  outageMessages: number;
 }
 
 function usageError(message: string): never {
@@ -70,6 +81,8 @@ function parseArgs(args: string[]): Options {
     bridgeFlags: [] as string[],
     bridgeEnv: {} as Record<string, string>,
     localBroker: [] as string[],
+    outageMinutes: 10,
+    outageMessages: 100_000,
   } as Options;
   let sections: string[] = [...SECTIONS];
   let subjects: string[] = [...SUBJECTS];
@@ -86,6 +99,8 @@ function parseArgs(args: string[]): Options {
     else if (a === "--rounds") rounds = Number(value());
     else if (a === "--out") out = value();
     else if (a === "--local-broker") o.localBroker = value().split(";").map((l) => l.trim());
+    else if (a === "--outage-minutes") o.outageMinutes = Number(value());
+    else if (a === "--outage-messages") o.outageMessages = Number(value());
     else if (a === "--bridge-flags") o.bridgeFlags = value().split(/\s+/).filter(Boolean);
     else if (a === "--bridge-env") {
       for (const kv of value().split(",")) {
@@ -99,7 +114,12 @@ function parseArgs(args: string[]): Options {
     } else usageError(`Unknown option "${a}"`);
   }
   for (const s of sections) {
-    if (!SECTIONS.includes(s as Section)) usageError(`Unknown section "${s}"`);
+    if (![...SECTIONS, ...EXTRA_SECTIONS].includes(s as Section)) {
+      usageError(`Unknown section "${s}"`);
+    }
+  }
+  if (!(o.outageMinutes > 0) || !(Number.isInteger(o.outageMessages) && o.outageMessages > 0)) {
+    usageError("Invalid --outage-minutes or --outage-messages: expected positive numbers");
   }
   for (const s of subjects) {
     if (!ALL_SUBJECTS.includes(s as Subject)) usageError(`Unknown subject "${s}"`);
@@ -111,7 +131,8 @@ function parseArgs(args: string[]): Options {
   o.subjects = subjects as Subject[];
   o.rounds = rounds ?? (o.quick ? 1 : 3);
   // Only a full run replaces the committed bench/results.json.
-  o.partial = o.quick || sections.length < SECTIONS.length ||
+  o.partial = o.quick || SECTIONS.some((s) => !sections.includes(s)) ||
+    sections.some((s) => EXTRA_SECTIONS.includes(s as typeof EXTRA_SECTIONS[number])) ||
     SUBJECTS.some((s) => !subjects.includes(s)) ||
     o.rounds < 3 || o.profile || o.bridgeFlags.length > 0 || Object.keys(o.bridgeEnv).length > 0 ||
     o.localBroker.length > 0;
@@ -222,6 +243,33 @@ async function main(): Promise<number> {
         { denoFlags: o.bridgeFlags, env: o.bridgeEnv, localBrokerExtra: o.localBroker },
       );
       r.startup = summariseStartup(s);
+      r.errors.push(...s.errors);
+    }
+    if (o.sections.includes("outbox")) {
+      checkInterrupted();
+      progress("== section 5: store-and-forward outbox (hsm-token)");
+      const cfg = transferConfig(o, ["out"]);
+      const s = await runOutboxBench(
+        env,
+        {
+          rounds: o.rounds,
+          transfer: cfg,
+          drainMessages: o.quick ? 20_000 : 100_000,
+          drainPayloadBytes: 100,
+        },
+        tmp,
+        progress,
+      );
+      r.outbox = summariseOutbox(s);
+      r.errors.push(...s.errors);
+    }
+    if (o.sections.includes("outage")) {
+      checkInterrupted();
+      const s = await runOutages(
+        { minutes: o.outageMinutes, messages: o.outageMessages },
+        progress,
+      );
+      r.outage = s.samples satisfies OutageSample[];
       r.errors.push(...s.errors);
     }
     r.machine.loadAverageEnd = Deno.loadavg();

@@ -4,6 +4,8 @@
  * bench/results.json as is and printed by table.ts.
  */
 import type { HandshakeMethod, HandshakeSamples, OursDetail } from "./handshake.ts";
+import type { OutageSample } from "./outage.ts";
+import type { OutboxResults } from "./outbox.ts";
 import type { Subject } from "./rig.ts";
 import type { StartupSamples } from "./startup.ts";
 import { type Figure, figure, median, percentile, round } from "./stats.ts";
@@ -68,6 +70,10 @@ export interface Results {
     startPeakMB: Partial<Record<Subject, Figure>>;
     idleSeconds: number;
   };
+  /** Section 5: the outbox, on vs off, and the drain after an outage. */
+  outbox?: OutboxResults;
+  /** Issue 14's outage scenario (--only outage). */
+  outage?: OutageSample[];
   loadGeneratorChecks: string[];
   targets: Target[];
   errors: string[];
@@ -255,6 +261,22 @@ export function targets(r: Results): Target[] {
         ),
       );
     }
+  }
+  for (const [size, o] of Object.entries(r.outbox?.steady ?? {})) {
+    out.push(target(
+      `throughput local->cloud ${size} B, token key, outbox on / off`,
+      o.ratio,
+      ">= 0.9",
+      (v) => v >= 0.9,
+    ));
+  }
+  for (const o of r.outage ?? []) {
+    out.push(target(
+      `${o.scenario}: ${o.messages} messages, lost or out of order`,
+      o.missing + o.outOfOrder,
+      "= 0",
+      (v) => v === 0,
+    ));
   }
   if (r.handshake) {
     out.push(

@@ -46,6 +46,10 @@ export interface Rig {
   readonly in: Path;
   /** What the bridging process logged (for error reports). */
   log(): string;
+  /** The cloud broker (the outbox bench stops it for an outage). */
+  readonly cloud: Mosquitto;
+  /** hsm-bridge's tedge.toml (hsm subjects). */
+  readonly configPath?: string;
   stop(): Promise<void>;
 }
 
@@ -96,10 +100,11 @@ export class BenchEnv {
   }
 
   /** A fresh "cloud" broker: TLS 1.3, client certificate required. */
-  async cloudBroker(dir: string): Promise<Mosquitto> {
+  async cloudBroker(dir: string, { persistence = false } = {}): Promise<Mosquitto> {
     await Deno.mkdir(dir, { recursive: true });
     return await startBroker({
       dir,
+      persistence,
       tls: {
         caPath: this.pki.caPath,
         certPath: this.server.certPath,
@@ -224,6 +229,10 @@ export interface RigOptions {
   outboxMaxSize?: string;
   /** Local brokers with mosquitto's defaults only (no max_queued_messages 100000). */
   defaultLocalBroker?: boolean;
+  /** A cloud broker that keeps sessions across a restart (the outbox bench's outage). */
+  cloudPersistence?: boolean;
+  /** hsm-bridge reconnects within this (mqtt.bridge.reconnect_policy), when set. */
+  reconnectMaxMs?: number;
 }
 
 /** Sets up `subject` with fresh brokers under `dir` (removed by stop()). */
@@ -240,7 +249,7 @@ export async function startRig(
     for (const s of [...stops].reverse()) await s().catch(() => {});
   };
   try {
-    const cloud = await env.cloudBroker(`${dir}/cloud`);
+    const cloud = await env.cloudBroker(`${dir}/cloud`, { persistence: opts.cloudPersistence });
     stops.push(() => cloud.stop("SIGKILL"));
     const cloudEp = env.cloudEndpoint(cloud);
     if (subject === "direct") {
@@ -249,6 +258,7 @@ export async function startRig(
         pids: { cloud: cloud.process.pid },
         ...paths(cloudEp, cloudEp),
         log: () => "",
+        cloud,
         stop: stopAll,
       };
     }
@@ -266,6 +276,7 @@ export async function startRig(
         pids: { bridge: local.process.pid, cloud: cloud.process.pid },
         ...paths({ port: local.port }, cloudEp),
         log: () => local.log,
+        cloud,
         stop: stopAll,
       };
     }
@@ -285,6 +296,8 @@ export async function startRig(
       startedMs: started.upMs,
       ...paths({ port: local.port }, cloudEp),
       log: () => started.process.output,
+      cloud,
+      configPath: `${dir}/tedge.toml`,
       stop: stopAll,
     };
   } catch (e) {
@@ -310,7 +323,12 @@ async function startHsmBridge(
       dir: `${dir}/outbox`,
       enable: opts.outbox ?? true,
       maxSize: opts.outboxMaxSize,
-    }),
+    }) + (opts.reconnectMaxMs === undefined ? "" : [
+      "[mqtt.bridge.reconnect_policy]",
+      `initial_interval = "${Math.max(1, Math.floor(opts.reconnectMaxMs / 4))}ms"`,
+      `maximum_interval = "${opts.reconnectMaxMs}ms"`,
+      "",
+    ].join("\n")),
   );
   const health = await WireClient.connect({ port: localPort }, `bench-health-${Deno.pid}`);
   try {

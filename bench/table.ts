@@ -127,11 +127,45 @@ export function formatResults(r: Results): string {
       ]),
     ));
   }
+  if (r.outbox) {
+    const o = r.outbox;
+    out.push(
+      "",
+      "== 5. store-and-forward outbox, local -> cloud, token key (msg/s; x = on / off; bytes " +
+        "the bridge wrote to storage per message)",
+    );
+    out.push(table(
+      ["payload", "outbox on", "outbox off", "x", "CPU us on", "CPU us off", "B written"],
+      Object.entries(o.steady).map(([size, x]) => [
+        sizeName(+size),
+        fig(x.onMsgsPerSec),
+        fig(x.offMsgsPerSec),
+        ratio(x.ratio),
+        fig(x.onCpuUsPerMsg, 1),
+        fig(x.offCpuUsPerMsg, 1),
+        fig(x.diskBytesPerMsg),
+      ]),
+    ));
+    for (const d of o.drain) {
+      out.push(
+        `  outage of ${d.messages} x 100 B: stored at ${d.ingestRate} msg/s ` +
+          `(${d.ingestDiskBytesPerMsg} B written/msg, file ${(d.fileBytesFull / 1e6).toFixed(1)} ` +
+          `MB); drained at ${d.drainRate} msg/s (${d.drainSeconds} s from the cloud's return, ` +
+          `bridge ${d.drainBridgeCpuUsPerMsg} us CPU/msg, ${d.drainDiskBytesPerMsg} B ` +
+          `written/msg); ${d.missing} lost, ${d.duplicates} duplicates, ${d.outOfOrder} out of ` +
+          `order; file ${(d.fileBytesAfter / 1e6).toFixed(1)} MB after`,
+      );
+    }
+  }
+  if (r.outage?.length) {
+    out.push("", "== outage scenario (issue 14), SoftHSM key, local mosquitto with its defaults");
+    out.push(...r.outage.map((o) => `  ${o.summary}`));
+  }
   out.push("", "== load generator checks");
   out.push(
     ...(r.loadGeneratorChecks.length ? r.loadGeneratorChecks.map((w) => `WARNING: ${w}`) : ["ok"]),
   );
-  out.push("", "== targets (issue 7)");
+  out.push("", "== targets (issues 7 and 14)");
   out.push(table(
     ["target", "value", "limit", "status"],
     r.targets.map((

@@ -156,7 +156,7 @@ async function oneRig(
   }
 }
 
-async function measuredThroughput(
+export async function measuredThroughput(
   rig: Rig,
   path: LoadPath,
   size: number,
