@@ -180,6 +180,27 @@ Deno.test("Outbox sends from disk, in order, what did not fit in memory", async 
   });
 });
 
+Deno.test("Outbox gives the file's space back once a backlog of over 1 MiB drained", async () => {
+  await withDir(async (dir) => {
+    const outbox = open(dir, { maxBytes: 8_000_000 });
+    const size = () =>
+      ["outbox.db", "outbox.db-wal"].reduce((n, f) => n + Deno.statSync(`${dir}/${f}`).size, 0);
+    try {
+      appendAll(outbox, Array.from({ length: 2_000 }, () => "x".repeat(1_000)));
+      await outbox.flush();
+      const full = size();
+      assert.ok(full > 2_000_000, `${full} bytes`);
+      for (const m of await drain(outbox)) outbox.remove(m.seq);
+      await outbox.flush();
+      await sleep(200); // the shrink follows the last delete
+      assert.equal(outbox.depth, 0);
+      assert.ok(size() < 100_000, `${size()} bytes left of ${full}`);
+    } finally {
+      await outbox.close();
+    }
+  });
+});
+
 Deno.test("Outbox drops messages older than its age cap, with a warning", async () => {
   await withDir(async (dir) => {
     let now = 1_000_000;

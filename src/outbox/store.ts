@@ -242,7 +242,8 @@ export class OutboxStore {
   /** Gives the pages of deleted rows back to the file system (after a backlog drained). */
   shrink(): void {
     if (pragma(this.#db, "freelist_count") === 0) return;
-    this.#db.exec("PRAGMA incremental_vacuum");
+    // Each step of this pragma frees one page: step it to the end (exec() steps it once).
+    this.#db.prepare("PRAGMA incremental_vacuum").all();
     this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 
