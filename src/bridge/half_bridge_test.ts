@@ -1,49 +1,11 @@
 import assert from "node:assert/strict";
 import { MqttPublishError } from "../mqtt/mod.ts";
 import { getLogger } from "../log.ts";
-import {
-  HalfBridge,
-  type HalfBridgeOptions,
-  type SourceLink,
-  type TargetLink,
-} from "./half_bridge.ts";
+import { HalfBridge, type HalfBridgeOptions } from "./half_bridge.ts";
+import { FakeSource, FakeTarget } from "./_fake_links.ts";
 import { LoopBreaker } from "./loop_breaker.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-class FakeSource implements SourceLink {
-  isOpen = true;
-  acks: number[] = [];
-  ack(id: number) {
-    this.acks.push(id);
-  }
-}
-
-interface Sent {
-  topic: string;
-  payload: string;
-  qos: 0 | 1;
-  retain: boolean;
-  callback?: (e?: MqttPublishError) => void;
-}
-
-class FakeTarget implements TargetLink {
-  isOpen = true;
-  sent: Sent[] = [];
-  publish(
-    topic: string,
-    payload: Uint8Array,
-    opts: { qos: 0 | 1; retain: boolean },
-    callback?: (e?: MqttPublishError) => void,
-  ) {
-    this.sent.push({ topic, payload: dec(payload), ...opts, callback });
-  }
-  /** PUBACK for every message sent so far. */
-  ackAll() {
-    for (const s of this.sent.splice(0)) s.callback?.();
-  }
-}
 
 const silent = getLogger("test");
 

@@ -1,35 +1,11 @@
 import assert from "node:assert/strict";
 import { getLogger, setLogSink } from "../log.ts";
 import { Outbox } from "../outbox/mod.ts";
-import { HalfBridge, type SourceLink, type TargetLink } from "./half_bridge.ts";
+import { HalfBridge } from "./half_bridge.ts";
+import { FakeSource, FakeTarget } from "./_fake_links.ts";
 import { StoredQueue } from "./stored_queue.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-class FakeSource implements SourceLink {
-  isOpen = true;
-  acks: number[] = [];
-  ack(id: number) {
-    this.acks.push(id);
-  }
-}
-
-class FakeTarget implements TargetLink {
-  isOpen = true;
-  sent: { payload: string; retain: boolean; qos: number; callback?: (e?: Error) => void }[] = [];
-  publish(
-    _topic: string,
-    payload: Uint8Array,
-    opts: { qos: 0 | 1; retain: boolean },
-    callback?: (e?: Error) => void,
-  ) {
-    this.sent.push({ payload: dec(payload), ...opts, callback });
-  }
-  ackAll() {
-    for (const s of this.sent.splice(0)) s.callback?.();
-  }
-}
 
 const msg = (payload: string, messageId?: number, qos: 0 | 1 = 1) => ({
   topic: "c8y/s/us",

@@ -108,26 +108,14 @@ export class OutboxStore {
    * `check: false` skips SQLite's integrity check (a file checked a moment ago).
    */
   static open(path: string, { check = true } = {}): OutboxStore {
-    let db: DatabaseSync | undefined;
-    try {
-      db = new DatabaseSync(path);
-      const appId = pragma(db, "application_id");
-      const version = pragma(db, "user_version");
-      if (appId === 0 && version === 0 && pragma(db, "page_count") === 0) {
-        // A new file. auto_vacuum must be chosen before the first table exists.
+    return OutboxStore.#opened(path, () => new DatabaseSync(path), (db) => {
+      if (isNew(db)) {
+        // auto_vacuum must be chosen before the first table exists.
         db.exec("PRAGMA auto_vacuum = INCREMENTAL");
         db.exec("PRAGMA journal_mode = WAL");
         db.exec(`BEGIN; ${CREATE} COMMIT;`);
-      } else if (appId !== APPLICATION_ID) {
-        throw new OutboxUnreadableError(
-          path,
-          `not an hsm-bridge outbox (SQLite application_id ${appId})`,
-        );
-      } else if (version !== SCHEMA_VERSION) {
-        throw new OutboxUnreadableError(
-          path,
-          `schema version ${version}, this hsm-bridge reads version ${SCHEMA_VERSION}`,
-        );
+      } else {
+        checkIdentity(path, db);
       }
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = FULL");
@@ -138,49 +126,38 @@ export class OutboxStore {
           throw new OutboxUnreadableError(path, `SQLite integrity check: ${r.quick_check}`);
         }
       }
+    });
+  }
+
+  /**
+   * The store on the database `open` makes, once `prepare` passed; otherwise the database is
+   * closed and the error thrown, as OutboxUnreadableError when SQLite found the file damaged or
+   * not a database.
+   */
+  static #opened(
+    path: string,
+    open: () => DatabaseSync,
+    prepare: (db: DatabaseSync) => void,
+  ): OutboxStore {
+    let db: DatabaseSync | undefined;
+    try {
+      db = open();
+      prepare(db);
       return new OutboxStore(path, db);
     } catch (e) {
       try {
         db?.close();
       } catch { /* already unusable */ }
-      if (e instanceof OutboxUnreadableError) throw e;
-      if (isCorruption(e)) {
-        throw new OutboxUnreadableError(path, (e as Error).message, { cause: e });
-      }
-      throw e;
+      if (e instanceof OutboxUnreadableError || !isCorruption(e)) throw e;
+      throw new OutboxUnreadableError(path, (e as Error).message, { cause: e });
     }
   }
 
-  /** Opens an existing outbox read-only (`outbox status`), with the same checks. */
+  /** Opens an existing outbox read-only (`outbox status`), checked as `open` does. */
   static openReadOnly(path: string): OutboxStore {
-    let db: DatabaseSync | undefined;
-    try {
-      db = new DatabaseSync(path, { readOnly: true });
-      const appId = pragma(db, "application_id");
-      if (appId !== APPLICATION_ID) {
-        throw new OutboxUnreadableError(
-          path,
-          `not an hsm-bridge outbox (SQLite application_id ${appId})`,
-        );
-      }
-      const version = pragma(db, "user_version");
-      if (version !== SCHEMA_VERSION) {
-        throw new OutboxUnreadableError(
-          path,
-          `schema version ${version}, this hsm-bridge reads version ${SCHEMA_VERSION}`,
-        );
-      }
-      return new OutboxStore(path, db);
-    } catch (e) {
-      try {
-        db?.close();
-      } catch { /* already unusable */ }
-      if (e instanceof OutboxUnreadableError) throw e;
-      if (isCorruption(e)) {
-        throw new OutboxUnreadableError(path, (e as Error).message, { cause: e });
-      }
-      throw e;
-    }
+    return OutboxStore.#opened(path, () => new DatabaseSync(path, { readOnly: true }), (db) => {
+      checkIdentity(path, db);
+    });
   }
 
   summary(): StoreSummary {
@@ -260,6 +237,29 @@ export class OutboxStore {
 
   close(): void {
     if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+function isNew(db: DatabaseSync): boolean {
+  return pragma(db, "application_id") === 0 && pragma(db, "user_version") === 0 &&
+    pragma(db, "page_count") === 0;
+}
+
+/** Throws OutboxUnreadableError unless `db` is an outbox of the schema this code reads. */
+function checkIdentity(path: string, db: DatabaseSync): void {
+  const appId = pragma(db, "application_id");
+  if (appId !== APPLICATION_ID) {
+    throw new OutboxUnreadableError(
+      path,
+      `not an hsm-bridge outbox (SQLite application_id ${appId})`,
+    );
+  }
+  const version = pragma(db, "user_version");
+  if (version !== SCHEMA_VERSION) {
+    throw new OutboxUnreadableError(
+      path,
+      `schema version ${version}, this hsm-bridge reads version ${SCHEMA_VERSION}`,
+    );
   }
 }
 
