@@ -61,6 +61,9 @@ Deno.test("config set, get and list keep every comment and untouched line", asyn
       "c8y.bridge.tls.min_version=1.2",
       "c8y.smartrest.templates=tpl-a,tpl-b",
       "c8y.mapper.mqtt.max_payload_size=16184",
+      "c8y.bridge.outbox.enable=true",
+      "c8y.bridge.outbox.dir=/var/lib/tedge/hsm-bridge",
+      "c8y.bridge.outbox.max_size=64MB",
     ].join("\n") + "\n",
   );
   r = await runCli(["config", "unset", "c8y.bridge.topic_prefix", "--config", path]);
@@ -94,7 +97,12 @@ Deno.test("config list --doc prints every key with its doc and an example", asyn
       "    Environment: TEDGE_C8Y_BRIDGE_KEEPALIVE_INTERVAL\n",
   );
   const all = await runCli(["config", "list", "--doc"]);
-  assert.equal(all.stdout.match(/^ {4}Example: /gm)?.length, 35);
+  assert.equal(all.stdout.match(/^ {4}Example: /gm)?.length, 39);
+  // The outbox's keys and the TLS minimum are hsm-bridge's own, and say so.
+  assert.equal(
+    all.stdout.match(/^ {4}hsm-bridge extension: thin-edge does not read this key/gm)?.length,
+    5,
+  );
   // hsm-bridge's own keys say so.
   const ours = await runCli(["config", "list", "--doc", "tls.min_version"]);
   assert.match(
@@ -121,6 +129,21 @@ Deno.test("config list --doc prints every key with its doc and an example", asyn
       /Invalid value "1\.1" for "c8y\.bridge\.tls\.min_version": expected one of 1\.2, 1\.3/,
     );
   }
+});
+
+Deno.test("config set refuses an outbox size under 64KiB, naming what it expects", async () => {
+  const { dir, path } = await setup();
+  await using _ = dir;
+  let r = await runCli(["config", "set", "c8y.bridge.outbox.max_size", "10KB", "--config", path]);
+  assert.equal(r.code, 78);
+  assert.match(
+    r.stderr,
+    /"c8y\.bridge\.outbox\.max_size".*expected a size of at least 64KiB like 64MB/,
+  );
+  r = await runCli(["config", "set", "c8y.bridge.outbox.max_size", "512KiB", "--config", path]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await runCli(["config", "get", "c8y.bridge.outbox.max_size", "--config", path]);
+  assert.equal(r.stdout, "512KiB\n");
 });
 
 Deno.test("config get of an unset key says so and exits 1", async () => {

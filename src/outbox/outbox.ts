@@ -265,7 +265,7 @@ export class Outbox {
       path: options.path,
       messages: outbox.depth,
       bytes: start.bytes,
-      max_bytes: outbox.maxBytes,
+      max_mb: Math.round(outbox.maxBytes / 1e5) / 10,
     });
     outbox.#startExpiry();
     return outbox;
