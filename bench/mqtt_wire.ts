@@ -104,7 +104,16 @@ export class WireClient {
     this.done = this.#readLoop();
   }
 
-  static async connect(ep: Endpoint, clientId: string, { clean = true } = {}) {
+  /**
+   * `onMessage` is set before the CONNECT goes out: a broker with a stored session sends what it
+   * queued right behind the CONNACK, before `connect()` could hand the client back.
+   */
+  static async connect(
+    ep: Endpoint,
+    clientId: string,
+    { clean = true, onMessage }: { clean?: boolean; onMessage?: (payload: Uint8Array) => void } =
+      {},
+  ) {
     const conn = ep.tls
       ? await Deno.connectTls({
         hostname: "127.0.0.1",
@@ -116,6 +125,7 @@ export class WireClient {
       : await Deno.connect({ hostname: "127.0.0.1", port: ep.port });
     if (!ep.tls) (conn as Deno.TcpConn).setNoDelay(true);
     const client = new WireClient(conn, clientId);
+    if (onMessage) client.onMessage = onMessage;
     const connack = client.#next(0x20);
     // CONNECT (3.1.1 section 3.1): protocol "MQTT" level 4, flags, keepalive 0, client id.
     client.#send(

@@ -12,7 +12,7 @@
  *    (first to last message), lost, duplicated, out of order.
  */
 import { runCli } from "../tests/helpers/cli.ts";
-import { checkInterrupted } from "./cleanup.ts";
+import { checkInterrupted, onCleanup } from "./cleanup.ts";
 import { LoadPath } from "./load.ts";
 import { type Endpoint, PublishTemplate, WireClient, withTimeout } from "./mqtt_wire.ts";
 import { cpuSeconds } from "./proc.ts";
@@ -181,6 +181,7 @@ async function drain(
   const pid = rig.pid!;
   const subEp: Endpoint = rig.out.sub;
   const subId = `bench-drain-sub-${Deno.pid}`;
+  let stopCloud = () => Promise.resolve();
   try {
     // The subscriber's session (and subscription) outlives the cloud broker's restart.
     const first = await WireClient.connect(subEp, subId, { clean: false });
@@ -226,12 +227,9 @@ async function drain(
     let firstAt = 0, lastAt = 0;
     const cpuBefore = await cpuSeconds(pid);
     const diskBeforeDrain = await writeBytes(pid);
-    const back = performance.now();
-    await rig.cloud.restart();
-    const sub = await connectRetrying(subEp, subId);
     let done = () => {};
     const all = new Promise<void>((r) => done = r);
-    sub.onMessage = (payload) => {
+    const onMessage = (payload: Uint8Array) => {
       const seq = new DataView(payload.buffer, payload.byteOffset).getUint32(8, true);
       if (seq >= n) return;
       lastAt = performance.now();
@@ -242,6 +240,13 @@ async function drain(
       else maxSeq = seq;
       if (++received === n) done();
     };
+    const back = performance.now();
+    await rig.cloud.restart();
+    // The restarted broker is stopped on Ctrl-C too (the rig's entry went with the first stop).
+    stopCloud = onCleanup("cloud broker (outbox drain)", () => rig.cloud.stop("SIGKILL"));
+    // The handler is in place before the CONNECT: the broker sends what it queued for the
+    // session right behind its CONNACK.
+    const sub = await connectRetrying(subEp, subId, onMessage);
     try {
       await withTimeout(all, 600_000, `drain: ${received} of ${n} received`);
     } finally {
@@ -280,13 +285,18 @@ async function drain(
     );
   } finally {
     await rig.stop();
+    await stopCloud();
   }
 }
 
-async function connectRetrying(ep: Endpoint, id: string): Promise<WireClient> {
+async function connectRetrying(
+  ep: Endpoint,
+  id: string,
+  onMessage: (payload: Uint8Array) => void,
+): Promise<WireClient> {
   for (let i = 0;; i++) {
     try {
-      return await WireClient.connect(ep, id, { clean: false });
+      return await WireClient.connect(ep, id, { clean: false, onMessage });
     } catch (e) {
       if (i > 100) throw e;
       await new Promise((r) => setTimeout(r, 50));
