@@ -76,6 +76,10 @@ Deno.test("ConfigValues is derived from the table, key by key, with each key's v
 Deno.test("SCHEMA marks hsm-bridge's own keys as extensions", () => {
   assert.deepEqual(SCHEMA.filter((s) => s.extension).map((s) => s.key), [
     "c8y.bridge.tls.min_version",
+    "c8y.bridge.outbox.enable",
+    "c8y.bridge.outbox.dir",
+    "c8y.bridge.outbox.max_size",
+    "c8y.bridge.outbox.max_age",
   ]);
   const spec = keySpec("c8y.bridge.tls.min_version")!;
   assert.equal(spec.type.fromToml(1.3), "1.3");
