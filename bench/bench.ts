@@ -4,7 +4,7 @@
  *
  *   deno task bench                          full run (3 rounds), writes bench/results.json
  *   deno task bench --quick                  1 round, fewer messages (development)
- *   deno task bench --only out|in|transfer|handshake|startup|outbox[,...]
+ *   deno task bench --only out|in|transfer|handshake|startup|outbox[,...]   (memory = startup)
  *   deno task bench --only outage [--outage-minutes 10] [--outage-messages 100000]
  *   deno task bench --subjects hsm-token,mosquitto[,...]   --rounds N   --profile   --out FILE
  *   deno task bench --bridge-flags "--v8-flags=..." --bridge-env MALLOC_ARENA_MAX=2   (diagnosis)
@@ -42,7 +42,7 @@ const USAGE = `Usage: deno task bench [--quick] [--only SECTION[,SECTION]] [--su
                        [--bridge-flags "DENO RUN FLAGS"] [--bridge-env NAME=VALUE[,...]]
                        [--local-broker "CONFIG LINE[;CONFIG LINE]"]
                        [--outage-minutes N] [--outage-messages N]
-  SECTION: ${SECTIONS.join(", ")} (transfer = out,in); only when named: ${
+  SECTION: ${SECTIONS.join(", ")} (transfer = out,in; memory = startup); only when named: ${
   EXTRA_SECTIONS.join(", ")
 } (issue 14's
            outage scenario: N messages, 100000, over N minutes, 10, twice)
@@ -94,7 +94,9 @@ function parseArgs(args: string[]): Options {
     if (a === "--quick") o.quick = true;
     else if (a === "--profile") o.profile = true;
     else if (a === "--only") {
-      sections = value().split(",").flatMap((s) => s === "transfer" ? ["out", "in"] : [s]);
+      sections = value().split(",").flatMap((s) =>
+        s === "transfer" ? ["out", "in"] : s === "memory" ? ["startup"] : [s]
+      );
     } else if (a === "--subjects") subjects = value().split(",");
     else if (a === "--rounds") rounds = Number(value());
     else if (a === "--out") out = value();
@@ -232,12 +234,13 @@ async function main(): Promise<number> {
     }
     if (o.sections.includes("startup")) {
       checkInterrupted();
-      progress("== section 4: start-up and idle RSS");
+      progress("== section 4: start-up and memory");
       const s = await runStartup(
         env,
         subjects.filter((x) => x !== "direct"),
         o.rounds,
-        o.quick ? 10 : 30,
+        o.quick ? 10 : 40,
+        { messages: o.quick ? 5_000 : 20_000, size: 100, window: 500 },
         tmp,
         progress,
         { denoFlags: o.bridgeFlags, env: o.bridgeEnv, localBrokerExtra: o.localBroker },

@@ -8,12 +8,14 @@ export class Inspector {
   #ws: WebSocket;
   #next = 1;
   #pending = new Map<number, (r: unknown) => void>();
+  #onEvent: (msg: { method: string; params: unknown }) => void = () => {};
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
     ws.onmessage = (e) => {
       const msg = JSON.parse(e.data);
-      if (msg.id !== undefined) this.#pending.get(msg.id)?.(msg.result ?? msg.error);
+      if (msg.id === undefined) return this.#onEvent(msg);
+      this.#pending.get(msg.id)?.(msg.result ?? msg.error);
       this.#pending.delete(msg.id);
     };
   }
@@ -80,6 +82,22 @@ export class Inspector {
     };
     walk(r.profile.head);
     return [...totals].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+  }
+
+  /** A heap snapshot (HeapProfiler.takeHeapSnapshot; full GC first), as its JSON text. */
+  async heapSnapshot(): Promise<string> {
+    const chunks: string[] = [];
+    this.#onEvent = (msg) => {
+      if (msg.method === "HeapProfiler.addHeapSnapshotChunk") {
+        chunks.push((msg.params as { chunk: string }).chunk);
+      }
+    };
+    try {
+      await this.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+    } finally {
+      this.#onEvent = () => {};
+    }
+    return chunks.join("");
   }
 
   close(): void {

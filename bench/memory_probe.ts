@@ -5,15 +5,18 @@
  * after GC stays flat).
  *
  *   deno run -A bench/memory_probe.ts [--subject hsm-file] [--size 100] [--batches 8]
- *       [--messages 20000] [--inspect] [--gc] [--alloc] [--smaps] [--bridge-flags "--v8-flags=..."]
+ *       [--messages 20000] [--idle SECONDS] [--inspect] [--snapshot DIR] [--gc] [--alloc] [--smaps] [--bridge-flags "--v8-flags=..."]
  *       [--bridge-env NAME=VALUE,...]
  *
+ * --snapshot DIR (implies --inspect) saves a heap snapshot at each reading into DIR and prints
+ * where its bytes are (bench/heap_snapshot.ts: by V8 type and by module).
  * --alloc (implies --inspect) samples allocations during the first batch and prints the
  * functions that allocate the most, in bytes per message. --smaps splits RSS by mapping (the
  * deno executable, shared libraries, malloc heap, anonymous memory: V8 heap and thread arenas).
  */
 import { freePort } from "../tests/helpers/ports.ts";
 import { cleanupAll, installSignalHandlers } from "./cleanup.ts";
+import { formatSummary, summariseSnapshot } from "./heap_snapshot.ts";
 import { Inspector } from "./inspector.ts";
 import { LoadPath, sleep } from "./load.ts";
 import { memoryMB, rssByMapping } from "./proc.ts";
@@ -29,8 +32,10 @@ const subject = option("subject", "hsm-file") as Subject;
 const size = Number(option("size", "100"));
 const batches = Number(option("batches", "8"));
 const messages = Number(option("messages", "20000"));
+const idleSeconds = Number(option("idle", "0"));
 const alloc = flag("alloc");
-const inspect = flag("inspect") || alloc;
+const snapshotDir = option("snapshot", "");
+const inspect = flag("inspect") || alloc || !!snapshotDir;
 const forceGc = flag("gc");
 const bridgeFlags = option("bridge-flags", "").split(/\s+/).filter(Boolean);
 const bridgeEnv = Object.fromEntries(
@@ -63,14 +68,29 @@ try {
       }
     }
     console.log(line);
+    if (inspector && snapshotDir) {
+      const text = await inspector.heapSnapshot();
+      const file = `${snapshotDir}/${label.replace(/\W+/g, "-")}.heapsnapshot`;
+      await Deno.mkdir(snapshotDir, { recursive: true });
+      await Deno.writeTextFile(file, text);
+      console.log(
+        `  ${formatSummary(summariseSnapshot(JSON.parse(text), 15)).replaceAll("\n", "\n  ")}`,
+      );
+      console.log(`  (saved to ${file})`);
+    }
     if (flag("smaps")) {
       const parts = Object.entries(await rssByMapping(rig.pid!)).sort((a, b) => b[1] - a[1]);
       console.log(`  RSS by mapping: ${parts.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}`);
     }
   };
   try {
-    await path.probe();
+    console.log(`bridge pid ${rig.pid}`);
     await show("started");
+    if (idleSeconds > 0) {
+      await sleep(idleSeconds * 1000);
+      await show(`after ${idleSeconds} s idle`);
+    }
+    await path.probe();
     for (let i = 0; i < batches; i++) {
       if (alloc && i === 0) await inspector!.startAllocationSampling();
       const t = await path.throughput({ n: messages, size, window: 500 });

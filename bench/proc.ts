@@ -12,6 +12,19 @@ export async function memoryMB(pid: number): Promise<{ rss: number; peak: number
   }
 }
 
+/**
+ * Resets the process's VmHWM to its current RSS (`/proc/PID/clear_refs` 5, Linux 4.0+), so the
+ * next reading is the peak since now. False where that is not allowed.
+ */
+export async function resetPeakRss(pid: number): Promise<boolean> {
+  try {
+    await Deno.writeTextFile(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** User + system CPU seconds the process has used so far; NaN when it is gone. */

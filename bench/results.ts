@@ -66,9 +66,15 @@ export interface Results {
   };
   startup?: {
     upMs: Partial<Record<Subject, Figure>>;
+    startRssMB: Partial<Record<Subject, Figure>>;
     idleRssMB: Partial<Record<Subject, Figure>>;
     startPeakMB: Partial<Record<Subject, Figure>>;
+    burstPeakMB: Partial<Record<Subject, Figure>>;
+    idleAfterBurstRssMB: Partial<Record<Subject, Figure>>;
+    burstMsgsPerSec: Partial<Record<Subject, Figure>>;
     idleSeconds: number;
+    burst: StartupSamples["burst"];
+    peakMethod: string;
   };
   /** Section 5: the outbox, on vs off, and the drain after an outage. */
   outbox?: OutboxResults;
@@ -158,11 +164,18 @@ export function summariseHandshake(h: HandshakeSamples): NonNullable<Results["ha
 }
 
 export function summariseStartup(s: StartupSamples): NonNullable<Results["startup"]> {
+  const f = (t: Partial<Record<Subject, number[]>>) => mapSubjects(t, (v) => figure(v));
   return {
-    upMs: mapSubjects(s.upMs, (v) => figure(v)),
-    idleRssMB: mapSubjects(s.idleRssMB, (v) => figure(v)),
-    startPeakMB: mapSubjects(s.startPeakMB, (v) => figure(v)),
+    upMs: f(s.upMs),
+    startRssMB: f(s.startRssMB),
+    idleRssMB: f(s.idleRssMB),
+    startPeakMB: f(s.startPeakMB),
+    burstPeakMB: f(s.burstPeakMB),
+    idleAfterBurstRssMB: f(s.idleAfterBurstRssMB),
+    burstMsgsPerSec: f(s.burstMsgsPerSec),
     idleSeconds: s.idleSeconds,
+    burst: s.burst,
+    peakMethod: s.peakMethod,
   };
 }
 
@@ -210,7 +223,7 @@ function target(
   return { name, value: round(value, 3), limit, status, ...(note ? { note } : {}) };
 }
 
-/** The targets of issue 7, read from the figures. */
+/** The targets of issues 7 and 16, read from the figures. */
 export function targets(r: Results): Target[] {
   const na = r.hsmBridgeRun.available ? undefined : "hsm-bridge run not available";
   const out: Target[] = [];
@@ -249,12 +262,29 @@ export function targets(r: Results): Target[] {
       );
     }
   }
-  for (const s of ["hsm-token", "hsm-file"] as const) {
-    if (r.startup) {
+  if (r.startup) {
+    // Issue 16: a small gateway's budget, token key (the file key for reference).
+    const s = r.startup;
+    const burst = `${s.burst.messages} x ${s.burst.size} B`;
+    for (const k of ["hsm-token", "hsm-file"] as const) {
       out.push(
         target(
-          `idle RSS after ${r.startup.idleSeconds} s, ${s} (MB)`,
-          r.startup.idleRssMB[s]?.median ?? NaN,
+          `idle RSS ${s.idleSeconds} s after start, ${k} (MB)`,
+          s.idleRssMB[k]?.median ?? NaN,
+          "<= 64",
+          (v) => v <= 64,
+          na,
+        ),
+        target(
+          `peak RSS during the burst (${burst}), ${k} (MB)`,
+          s.burstPeakMB[k]?.median ?? NaN,
+          "<= 100",
+          (v) => v <= 100,
+          na,
+        ),
+        target(
+          `idle RSS ${s.idleSeconds} s after the burst, ${k} (MB)`,
+          s.idleAfterBurstRssMB[k]?.median ?? NaN,
           "<= 70",
           (v) => v <= 70,
           na,
