@@ -14,6 +14,8 @@
  *    through the CommonJS module cache).
  * 4. `ErrorWithReasonCode` (exported by mqtt): a CONNACK refusal and an MQTT 5 PUBACK refusal
  *    arrive as one, with the return / reason code in `code` (connection.ts classifies by it).
+ * 5. The `writeCache: false` option (connection.ts) keeps mqtt-packet from building its cache of
+ *    65,536 two-byte Buffers (`numbers.cache`, 6.8 MB of heap) on the first packet it writes.
  */
 import type { MqttClient } from "mqtt";
 

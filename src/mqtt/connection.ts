@@ -421,6 +421,11 @@ function clientOptions(o: MqttConnectionOptions, timeoutMs: number): IClientOpti
     // every packet. Without the latter, a PINGREQ simply goes out every keepalive period.
     log: noop,
     reschedulePings: false,
+    // mqtt-packet's default pre-builds a Buffer for each of the 65,536 two-byte numbers
+    // (message ids, lengths) on the first packet it writes: 6.8 MB of V8 heap for the life
+    // of the process, a tenth of an idle bridge's RSS (bench/FINDINGS.md). Without it, a
+    // number is a 2-byte slice of the Buffer pool when written.
+    writeCache: false,
     username: o.username,
     password: typeof o.password === "string" || o.password === undefined
       ? o.password

@@ -77,6 +77,33 @@ async function open(broker: ScriptedBroker, v: 4 | 5, onMessage = (_: IncomingMe
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
+// First in this file: mqtt-packet's number cache is module state, and a client with the default
+// writeCache (contract 2's) would build it on its first packet.
+Deno.test("mqtt.js contract 5: with writeCache false, mqtt-packet builds no number cache, and numbers are encoded the same", async () => {
+  const fromMqtt = createRequire(import.meta.resolve("mqtt"));
+  const numbers = fromMqtt(fromMqtt.resolve("mqtt-packet/numbers.js")) as {
+    cache: Record<number, unknown>;
+  };
+  const broker = new ScriptedBroker((bytes, b) => {
+    if (bytes[0] === 0x10) b.send(CONNACK_3);
+    if ((bytes[0] & 0xf0) === 0x30) {
+      b.send([0x40, 2, bytes[bytes.length - 4], bytes[bytes.length - 3]]); // PUBACK its id
+    }
+  });
+  const conn = await open(broker, 4);
+  const error = await new Promise<MqttPublishError | undefined>((resolve) =>
+    conn.publish("a/b", "xy", { qos: 1, retain: false }, resolve)
+  );
+  assert.equal(error, undefined);
+  const sent = broker.written.find((w) => (w[0] & 0xf0) === 0x30)!;
+  // Fixed header, topic length 3, "a/b", a non-zero message id, "xy" (MQTT 3.1.1 section 3.3).
+  assert.deepEqual(sent.slice(0, 7), [0x32, 9, 0, 3, 0x61, 0x2f, 0x62]);
+  assert.notEqual((sent[7] << 8) | sent[8], 0);
+  assert.deepEqual(sent.slice(9), [0x78, 0x79]);
+  assert.equal(Object.keys(numbers.cache).length, 0, "mqtt-packet's number cache is not built");
+  await conn.end();
+});
+
 Deno.test("mqtt.js contract 1: a QoS 1 PUBLISH whose handleMessage callback gets an error is not PUBACKed, and the next one comes in", async () => {
   for (const v of [4, 5] as const) {
     const broker = new ScriptedBroker((bytes, b) => {
