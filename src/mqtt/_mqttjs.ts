@@ -6,7 +6,8 @@
  * 1. The PUBACK hold (connection.ts): `client.handleMessage = (packet, callback)` replaced, and
  *    `callback(error)` for a QoS 1 PUBLISH sends no PUBACK and lets the next packet in. Our
  *    PUBACKs are then written as bytes into the same stream (acks.ts): mqtt.js's `_sendPacket`
- *    is not used.
+ *    is not used. (Ordinary PUBLISHes never reach mqtt.js: inbound.ts decodes them; this is
+ *    the path of the ones it leaves to mqtt.js.)
  * 2. `_storeAndSend(packet, cb, cbStorePut)`, `_writePacket(packet, cb)` and
  *    `outgoingStore.put(packet)` (storeWithoutCopy below): QoS 1 PUBLISHes stored uncopied, and
  *    still found in the store when their PUBACK arrives.

@@ -2,13 +2,15 @@
  * One MQTT connection (one mqtt.js client over one transport, no automatic reconnect): the
  * bridge reconnects by opening a new `MqttConnection`, with its own backoff.
  *
- * Manual acknowledgement of incoming QoS 1 messages works on MQTT 3.1.1 and 5 alike, through
- * mqtt.js's documented `handleMessage(packet, callback)` hook:
+ * Incoming QoS 0 and 1 PUBLISHes are decoded by inbound.ts, before mqtt.js sees the bytes (its
+ * parser and streams were most of the per-message work); mqtt.js gets every other packet.
+ * Manual acknowledgement of incoming QoS 1 messages works on MQTT 3.1.1 and 5 alike:
  *
- * 1. mqtt.js parses a PUBLISH and calls `handleMessage`; we hand the message to the bridge and
- *    call back at once with a marker error. mqtt.js then skips the PUBACK (its QoS 1 path only
- *    sends one when the callback succeeds) and goes on to the next packet, so the broker can
- *    keep its whole in-flight window coming.
+ * 1. A PUBLISH goes to the bridge once mqtt.js has handled the CONNACK (one that came with it
+ *    waits for it). One that inbound.ts leaves to mqtt.js comes through mqtt.js's documented
+ *    `handleMessage(packet, callback)` hook: we call back at once with a marker error, and
+ *    mqtt.js then skips the PUBACK (its QoS 1 path only sends one when the callback succeeds)
+ *    and goes on to the next packet, so the broker can keep its whole in-flight window coming.
  * 2. When the other side has taken the message, `ack(messageId)` queues its PUBACK; the
  *    PUBACKs queued in one event-loop turn go out together (acks.ts).
  * 3. A message never acked is redelivered by the broker on the next connection of a
@@ -22,6 +24,7 @@ import { ErrorWithReasonCode, type IClientOptions, MqttClient, ReasonCodes } fro
 import { AckBatcher } from "./acks.ts";
 import { storeWithoutCopy } from "./_mqttjs.ts";
 import { type TransportDuplex, transportDuplex } from "./duplex.ts";
+import { type InboundPublish, InboundSplitter } from "./inbound.ts";
 import type { ByteTransport, TransportFactory } from "./transport.ts";
 
 export type QoS = 0 | 1;
@@ -170,6 +173,8 @@ export class MqttConnection {
   /** Settles with the reason once the connection is gone (never rejects). */
   readonly closed: Promise<string>;
   #sessionPresent = false;
+  /** PUBLISHes decoded before mqtt.js had handled the CONNACK. */
+  #early: InboundPublish[] = [];
 
   private constructor(readonly options: MqttConnectionOptions) {
     this.closed = new Promise((r) => this.#resolveClosed = r);
@@ -200,7 +205,9 @@ export class MqttConnection {
 
   #start(transport: ByteTransport, timeoutMs: number): Promise<void> {
     const o = this.options;
-    const duplex = this.#duplex = transportDuplex(transport);
+    // QoS 0/1 PUBLISHes are decoded in inbound.ts; mqtt.js sees every other packet.
+    const splitter = new InboundSplitter(o.protocolVersion === 5, (m) => this.#inbound(m));
+    const duplex = this.#duplex = transportDuplex(transport, (chunk) => splitter.split(chunk));
     const client = new MqttClient(() => duplex, clientOptions(o, timeoutMs));
     this.#client = client;
     storeWithoutCopy(client);
@@ -251,6 +258,10 @@ export class MqttConnection {
         this.#open = true;
         this.#sessionPresent = connack.sessionPresent;
         resolve();
+        // Messages that came with the CONNACK (a persistent session's), in order.
+        const early = this.#early;
+        this.#early = [];
+        for (const m of early) this.#inbound(m);
       });
       this.closed.then((reason) => {
         clearTimeout(connackTimer);
@@ -258,6 +269,21 @@ export class MqttConnection {
         if (!this.#open) reject(this.#connectError(reason));
       });
     });
+  }
+
+  /** A PUBLISH decoded by inbound.ts: to the bridge once the connection is open. */
+  #inbound(m: InboundPublish): void {
+    if (this.#closeReason !== undefined) return; // gone: a QoS 1 message comes again
+    if (!this.#open) {
+      this.#early.push(m);
+      return;
+    }
+    try {
+      this.options.onMessage(m, this);
+    } catch (e) {
+      this.#lastError = e as Error;
+      this.destroy(`handling a message failed: ${(e as Error).message}`);
+    }
   }
 
   /** The MqttConnectError for a connection that closed before its CONNACK. */
@@ -280,6 +306,7 @@ export class MqttConnection {
     if (this.#closeReason !== undefined) return;
     this.#open = false;
     this.#acks.clear();
+    this.#early = [];
     this.#closeReason = this.#describeClose();
     // A closed mqtt.js client must not try to reconnect or keep timers.
     this.#client.end(true);

@@ -27,8 +27,15 @@ export interface TransportDuplex extends Duplex {
   resumeInput(): void;
 }
 
-/** Wraps a connected transport; destroying the Duplex closes the transport. */
-export function transportDuplex(transport: ByteTransport): TransportDuplex {
+/**
+ * Wraps a connected transport; destroying the Duplex closes the transport. `inbound`, when
+ * given, sees every chunk read first and returns what the Duplex passes on (connection.ts takes
+ * the bridged PUBLISH packets out there: inbound.ts).
+ */
+export function transportDuplex(
+  transport: ByteTransport,
+  inbound?: (chunk: Uint8Array) => Uint8Array,
+): TransportDuplex {
   let reading = false;
   let finished = false;
   let held = false;
@@ -92,8 +99,11 @@ export function transportDuplex(transport: ByteTransport): TransportDuplex {
           duplex.push(null);
           return;
         }
-        if (chunk.length === 0) continue;
-        const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        const rest = inbound && chunk.length > 0 ? inbound(chunk) : chunk;
+        if (rest.length === 0) continue;
+        const buf = Buffer.isBuffer(rest)
+          ? rest
+          : Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength);
         if (!duplex.push(buf)) break;
       }
     } catch (e) {

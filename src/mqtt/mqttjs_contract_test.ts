@@ -105,16 +105,64 @@ Deno.test("mqtt.js contract 5: with writeCache false, mqtt-packet builds no numb
 });
 
 Deno.test("mqtt.js contract 1: a QoS 1 PUBLISH whose handleMessage callback gets an error is not PUBACKed, and the next one comes in", async () => {
+  // connection.ts decodes ordinary PUBLISHes itself (inbound.ts); the ones it leaves to mqtt.js
+  // (a topic alias, say) still come through handleMessage, held this way.
   for (const v of [4, 5] as const) {
     const broker = new ScriptedBroker((bytes, b) => {
       if (bytes[0] === 0x10) b.send(v === 5 ? CONNACK_5 : CONNACK_3); // CONNECT
     });
-    const got: IncomingMessage[] = [];
-    const conn = await open(broker, v, (m) => got.push(m));
+    const duplex = transportDuplex(broker);
+    const client = new MqttClient(() => duplex, {
+      protocolVersion: v,
+      reconnectPeriod: 0,
+      log: () => {},
+    });
+    const got: number[] = [];
+    const hold = new Error("held");
+    client.handleMessage = (packet, callback) => {
+      got.push((packet as { messageId: number }).messageId);
+      callback(hold);
+    };
+    client.on("error", (e) => assert.equal(e, hold));
+    await new Promise((r) => client.once("connect", r));
     broker.send([...publish("a", 1, "one", v === 5), ...publish("a", 2, "two", v === 5)]);
     await tick();
-    assert.deepEqual(got.map((m) => m.messageId), [1, 2], `MQTT ${v}: both delivered`);
+    assert.deepEqual(got, [1, 2], `MQTT ${v}: both delivered`);
     assert.deepEqual(broker.packetTypes(), [], `MQTT ${v}: no PUBACK sent by mqtt.js`);
+    await new Promise((r) => client.end(true, {}, () => r(undefined)));
+    duplex.destroy();
+  }
+});
+
+Deno.test("MqttConnection: decoded PUBLISHes reach onMessage in order, those that came with the CONNACK after it, and PUBACKs go out on ack()", async () => {
+  for (const v of [4, 5] as const) {
+    const broker = new ScriptedBroker((bytes, b) => {
+      // A persistent session's messages in the same read as the CONNACK.
+      if (bytes[0] === 0x10) {
+        b.send([...(v === 5 ? CONNACK_5 : CONNACK_3), ...publish("a", 1, "one", v === 5)]);
+      }
+    });
+    const got: IncomingMessage[] = [];
+    let openWhenFirst: boolean | undefined;
+    const conn = await MqttConnection.open({
+      label: "test",
+      transport: () => Promise.resolve(broker),
+      clientId: "inbound",
+      protocolVersion: v,
+      clean: false,
+      keepaliveSeconds: 60,
+      connectTimeoutMs: 2_000,
+      onMessage: (m, c) => {
+        openWhenFirst ??= c.isOpen;
+        got.push(m);
+      },
+    });
+    broker.send([...publish("a", 2, "two", v === 5), ...publish("a", 3, "three", v === 5)]);
+    await tick();
+    assert.deepEqual(got.map((m) => m.messageId), [1, 2, 3], `MQTT ${v}: in order`);
+    assert.equal(openWhenFirst, true, `MQTT ${v}: the first one after the CONNACK`);
+    assert.deepEqual(new TextDecoder().decode(got[2].payload), "three");
+    assert.deepEqual(broker.packetTypes(), [], `MQTT ${v}: no PUBACK before ack()`);
     conn.ack(2);
     await tick();
     assert.deepEqual(broker.written.at(-1), [0x40, 2, 0, 2], `MQTT ${v}: our PUBACK for 2`);
