@@ -22,9 +22,9 @@ import "./_quiet_debug.ts"; // before mqtt.js loads
 import { Buffer } from "node:buffer";
 import { ErrorWithReasonCode, type IClientOptions, MqttClient, ReasonCodes } from "mqtt";
 import { AckBatcher } from "./acks.ts";
-import { storeWithoutCopy } from "./_mqttjs.ts";
 import { type TransportDuplex, transportDuplex } from "./duplex.ts";
 import { type InboundPublish, InboundSplitter } from "./inbound.ts";
+import { PacketIds, publishHeader } from "./outbound.ts";
 import type { ByteTransport, TransportFactory } from "./transport.ts";
 
 export type QoS = 0 | 1;
@@ -153,6 +153,9 @@ const CONNACK_3_1_1: Record<number, string> = {
   5: "not authorized",
 };
 
+/** From this size on, a PUBLISH's payload is written after its header instead of copied in. */
+const SEPARATE_PAYLOAD_BYTES = 1024;
+
 /** Marker passed to mqtt.js's handleMessage callback: "do not PUBACK yet". */
 const HOLD_ACK = new Error("PUBACK held until the message is forwarded");
 
@@ -175,6 +178,11 @@ export class MqttConnection {
   #sessionPresent = false;
   /** PUBLISHes decoded before mqtt.js had handled the CONNACK. */
   #early: InboundPublish[] = [];
+  /** Packet identifiers, shared with mqtt.js (its messageIdProvider). */
+  readonly #ids = new PacketIds();
+  /** Our QoS 1 PUBLISHes waiting for their PUBACK, by packet identifier. */
+  readonly #outgoing = new Map<number, PublishCallback | undefined>();
+  #onOutgoingEmpty: (() => void) | undefined;
 
   private constructor(readonly options: MqttConnectionOptions) {
     this.closed = new Promise((r) => this.#resolveClosed = r);
@@ -206,11 +214,17 @@ export class MqttConnection {
   #start(transport: ByteTransport, timeoutMs: number): Promise<void> {
     const o = this.options;
     // QoS 0/1 PUBLISHes are decoded in inbound.ts; mqtt.js sees every other packet.
-    const splitter = new InboundSplitter(o.protocolVersion === 5, (m) => this.#inbound(m));
+    const splitter = new InboundSplitter(
+      o.protocolVersion === 5,
+      (m) => this.#inbound(m),
+      (id, reasonCode) => this.#puback(id, reasonCode),
+    );
     const duplex = this.#duplex = transportDuplex(transport, (chunk) => splitter.split(chunk));
-    const client = new MqttClient(() => duplex, clientOptions(o, timeoutMs));
+    const client = new MqttClient(() => duplex, {
+      ...clientOptions(o, timeoutMs),
+      messageIdProvider: this.#ids,
+    });
     this.#client = client;
-    storeWithoutCopy(client);
     // PUBACKs bypass mqtt.js: whole packets into the same stream, so never inside another.
     this.#acks = new AckBatcher((bytes) => {
       if (this.#open && !duplex.writableEnded && !duplex.destroyed) duplex.write(bytes);
@@ -271,6 +285,25 @@ export class MqttConnection {
     });
   }
 
+  /** A PUBACK: true when it was for one of our PUBLISHes (else mqtt.js gets it). */
+  #puback(id: number, reasonCode: number): boolean {
+    if (!this.#outgoing.has(id)) return false;
+    const callback = this.#outgoing.get(id);
+    this.#outgoing.delete(id);
+    this.#ids.deallocate(id);
+    if (this.#outgoing.size === 0) this.#onOutgoingEmpty?.();
+    // MQTT 5 section 3.4.2.1: 0x80 and above are failures.
+    callback?.(
+      reasonCode >= 0x80
+        ? new MqttPublishError(
+          `Publish error: ${(ReasonCodes as Record<number, string>)[reasonCode] ?? "unknown"}`,
+          { reason: "refused", reasonCode },
+        )
+        : undefined,
+    );
+    return true;
+  }
+
   /** A PUBLISH decoded by inbound.ts: to the bridge once the connection is open. */
   #inbound(m: InboundPublish): void {
     if (this.#closeReason !== undefined) return; // gone: a QoS 1 message comes again
@@ -307,6 +340,14 @@ export class MqttConnection {
     this.#open = false;
     this.#acks.clear();
     this.#early = [];
+    // Our PUBLISHes without a PUBACK: the bridge sends them again on the next connection.
+    const lost = [...this.#outgoing.values()];
+    this.#outgoing.clear();
+    this.#ids.clear();
+    this.#onOutgoingEmpty?.();
+    for (const callback of lost) {
+      callback?.(new MqttPublishError("Connection closed", { reason: "connection-lost" }));
+    }
     this.#closeReason = this.#describeClose();
     // A closed mqtt.js client must not try to reconnect or keep timers.
     this.#client.end(true);
@@ -368,13 +409,38 @@ export class MqttConnection {
       callback?.(new MqttPublishError("Connection closed", { reason: "connection-lost" }));
       return;
     }
-    // mqtt.js calls back with (error, packet); ours ignores the packet.
-    this.#client.publish(
-      topic,
-      toBuffer(payload),
-      opts,
-      callback && ((e) => callback(e ? MqttPublishError.from(e) : undefined)),
-    );
+    const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+    let messageId: number | undefined;
+    if (opts.qos === 1) {
+      const id = this.#ids.allocate();
+      if (id === null) {
+        callback?.(
+          new MqttPublishError("No packet identifier free: 65535 messages in flight", {
+            reason: "connection-lost",
+          }),
+        );
+        return;
+      }
+      messageId = id;
+      this.#outgoing.set(id, callback);
+    }
+    const o = {
+      qos: opts.qos,
+      retain: opts.retain,
+      messageId,
+      v5: this.options.protocolVersion === 5,
+    };
+    const written = opts.qos === 0 && callback ? () => callback() : undefined;
+    if (bytes.length < SEPARATE_PAYLOAD_BYTES) {
+      this.#duplex.write(publishHeader(topic, bytes.length, o, bytes), written);
+      return;
+    }
+    // A large payload follows its header as it is: the Duplex gathers both into its reused
+    // buffer (duplex.ts) instead of a new buffer per message.
+    this.#duplex.cork();
+    this.#duplex.write(publishHeader(topic, bytes.length, o));
+    this.#duplex.write(toBuffer(bytes), written);
+    this.#duplex.uncork();
   }
 
   /**
@@ -403,10 +469,16 @@ export class MqttConnection {
     if (this.#open) {
       this.#lastError = new Error("disconnected by the bridge");
       this.#acks.flush(); // before the DISCONNECT
-      // mqtt.js sends DISCONNECT only once its outgoing packets are acknowledged, and ignores
-      // end(true) while it waits: past the deadline, close the stream under it.
-      this.#client.end(false);
+      // DISCONNECT only once our PUBLISHes are acknowledged (as mqtt.js does for its own, and
+      // it ignores end(true) while it waits): past the deadline, close the stream under it.
       const timer = setTimeout(() => this.#duplex.destroy(), timeoutMs);
+      if (this.#outgoing.size > 0) {
+        await Promise.race([
+          new Promise<void>((r) => this.#onOutgoingEmpty = r),
+          this.closed,
+        ]);
+      }
+      if (this.#closeReason === undefined) this.#client.end(false);
       await this.closed;
       clearTimeout(timer);
     } else {

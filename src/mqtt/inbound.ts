@@ -1,7 +1,7 @@
 /**
- * The bridged messages' way in, past mqtt.js: QoS 0 and 1 PUBLISH packets are taken out of the
- * bytes read from the broker and decoded here; every other packet goes on to mqtt.js, whole and
- * in order.
+ * The bridged messages' way in, past mqtt.js: QoS 0 and 1 PUBLISH packets, and the PUBACKs of
+ * the PUBLISHes outbound.ts sent, are taken out of the bytes read from the broker and decoded
+ * here; every other packet goes on to mqtt.js, whole and in order.
  *
  * mqtt.js parses through `bl` and mqtt-packet, one packet per tick, behind two Node streams: per
  * bridged message that was about 3.5 KB of the 7.7 KB the bridge allocated, and the larger part
@@ -33,6 +33,7 @@ export interface InboundPublish {
 }
 
 const PUBLISH = 3;
+const PUBACK = 4;
 /** MQTT 5 property identifiers and the size of their values (section 2.2.2.2). */
 const BYTE = 1, FOUR = 4, UTF8 = -1, BINARY = -2, VARINT = -3, PAIR = -4;
 const PROPERTY_SIZE: Record<number, number> = {
@@ -56,9 +57,14 @@ const decoder = new TextDecoder();
 export class InboundSplitter {
   #carry: Uint8Array | undefined;
 
+  /**
+   * `onPuback(messageId, reasonCode)` sees each PUBACK first and returns whether it was for a
+   * PUBLISH of ours (outbound.ts); those not go on to mqtt.js.
+   */
   constructor(
     private readonly v5: boolean,
     private readonly onPublish: (message: InboundPublish) => void,
+    private readonly onPuback: (messageId: number, reasonCode: number) => boolean = () => false,
   ) {}
 
   split(chunk: Uint8Array): Uint8Array {
@@ -78,11 +84,12 @@ export class InboundSplitter {
       const bodyAt = headerEnd;
       const end = packetEnd;
       if (end > bytes.length) break;
-      const message = (bytes[at] >> 4) === PUBLISH ? this.#publish(bytes, at, bodyAt, end) : null;
-      if (message) {
+      const type = bytes[at] >> 4;
+      const message = type === PUBLISH ? this.#publish(bytes, at, bodyAt, end) : null;
+      if (message || (type === PUBACK && this.#puback(bytes, at, bodyAt, end))) {
         if (at > runFrom) (passOn ??= []).push(bytes.subarray(runFrom, at));
         runFrom = end;
-        this.onPublish(message);
+        if (message) this.onPublish(message);
       }
       at = end;
     }
@@ -90,6 +97,18 @@ export class InboundSplitter {
     if (at > runFrom) (passOn ??= []).push(bytes.subarray(runFrom, at));
     if (!passOn) return EMPTY;
     return passOn.length === 1 ? passOn[0] : Buffer.concat(passOn);
+  }
+
+  /**
+   * A PUBACK (section 3.4): true when `onPuback` took it. MQTT 5: the Reason Code may be left
+   * out for Success (section 3.4.2.1); properties are not read.
+   */
+  #puback(bytes: Uint8Array, at: number, bodyAt: number, end: number): boolean {
+    if ((bytes[at] & 0x0f) !== 0 || end - bodyAt < 2) return false;
+    if (!this.v5 && end - bodyAt !== 2) return false;
+    const id = (bytes[bodyAt] << 8) | bytes[bodyAt + 1];
+    const reasonCode = end - bodyAt > 2 ? bytes[bodyAt + 2] : 0;
+    return this.onPuback(id, reasonCode);
   }
 
   /** Decodes the PUBLISH at bytes[at..end), or null to leave it to mqtt.js. */

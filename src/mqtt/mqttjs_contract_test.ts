@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import { MqttClient, type Packet } from "mqtt";
-import { storeWithoutCopy } from "./_mqttjs.ts";
 import {
   type IncomingMessage,
   MqttConnectError,
@@ -15,6 +14,7 @@ import {
   MqttPublishError,
 } from "./connection.ts";
 import { transportDuplex } from "./duplex.ts";
+import { PacketIds } from "./outbound.ts";
 import type { ByteTransport } from "./transport.ts";
 
 /** A broker on the other end of an in-memory transport: records writes, answers by script. */
@@ -78,8 +78,8 @@ async function open(broker: ScriptedBroker, v: 4 | 5, onMessage = (_: IncomingMe
 const tick = () => new Promise((r) => setTimeout(r, 20));
 
 // First in this file: mqtt-packet's number cache is module state, and a client with the default
-// writeCache (contract 2's) would build it on its first packet.
-Deno.test("mqtt.js contract 5: with writeCache false, mqtt-packet builds no number cache, and numbers are encoded the same", async () => {
+// writeCache (contract 1's) would build it on its first packet.
+Deno.test("mqtt.js contract 4: with writeCache false, mqtt-packet builds no number cache, and numbers are encoded the same", async () => {
   const fromMqtt = createRequire(import.meta.resolve("mqtt"));
   const numbers = fromMqtt(fromMqtt.resolve("mqtt-packet/numbers.js")) as {
     cache: Record<number, unknown>;
@@ -170,37 +170,7 @@ Deno.test("MqttConnection: decoded PUBLISHes reach onMessage in order, those tha
   }
 });
 
-Deno.test("mqtt.js contract 2: _storeAndSend, _writePacket and outgoingStore.put exist, and a stored PUBLISH is the one sent", async () => {
-  const broker = new ScriptedBroker((bytes, b) => {
-    if (bytes[0] === 0x10) b.send(CONNACK_3);
-  });
-  const duplex = transportDuplex(broker);
-  const client = new MqttClient(() => duplex, {
-    protocolVersion: 4,
-    reconnectPeriod: 0,
-    log: () => {},
-  });
-  assert.equal(storeWithoutCopy(client), true, "mqtt.js internals for the uncopied store");
-  await new Promise((r) => client.once("connect", r));
-  const payload = Buffer.from("stored as is");
-  let acked!: () => void;
-  const done = new Promise<void>((r) => acked = r);
-  client.publish("t", payload, { qos: 1 }, (e) => e ? undefined : acked());
-  await tick();
-  const sent = broker.written.find((w) => w[0] === 0x32)!;
-  const messageId = (sent[5] << 8) | sent[6]; // after the header, and topic "t" (2 + 1 bytes)
-  const stored = await new Promise<Packet>((resolve, reject) =>
-    client.outgoingStore.get({ messageId } as Packet, (e, p) => e ? reject(e) : resolve(p!))
-  );
-  assert.equal((stored as { payload?: unknown }).payload, payload, "the same Buffer, not a copy");
-  broker.send([0x40, 2, messageId >> 8, messageId & 0xff]);
-  await done; // mqtt.js found the stored PUBLISH for the PUBACK and called back
-  await tick();
-  await new Promise((r) => client.end(true, {}, () => r(undefined)));
-  duplex.destroy();
-});
-
-Deno.test("mqtt.js contract 3: mqtt-packet takes its debug() from the debug module once, when it loads", () => {
+Deno.test("mqtt.js contract 2: mqtt-packet takes its debug() from the debug module once, when it loads", () => {
   // _quiet_debug.ts replaces the module's export in the CommonJS cache before mqtt-packet loads.
   const fromMqtt = createRequire(import.meta.resolve("mqtt"));
   const fromPacket = createRequire(fromMqtt.resolve("mqtt-packet"));
@@ -213,7 +183,7 @@ Deno.test("mqtt.js contract 3: mqtt-packet takes its debug() from the debug modu
   }
 });
 
-Deno.test("mqtt.js contract 4: a CONNACK refusal is an ErrorWithReasonCode, read as reason and return code", async () => {
+Deno.test("mqtt.js contract 3: a CONNACK refusal is an ErrorWithReasonCode, read as reason and return code", async () => {
   const broker = new ScriptedBroker((bytes, b) => {
     if (bytes[0] === 0x10) b.send([0x20, 2, 0, 5]); // not authorized (MQTT 3.1.1)
   });
@@ -226,7 +196,7 @@ Deno.test("mqtt.js contract 4: a CONNACK refusal is an ErrorWithReasonCode, read
   });
 });
 
-Deno.test("mqtt.js contract 4: an MQTT 5 PUBACK refusal is an ErrorWithReasonCode, read as a refused publish", async () => {
+Deno.test("MqttConnection: an MQTT 5 PUBACK refusal is a refused publish; a publish after the end a lost one", async () => {
   const broker = new ScriptedBroker((bytes, b) => {
     if (bytes[0] === 0x10) b.send(CONNACK_5);
     if ((bytes[0] & 0xf0) === 0x30) {
@@ -246,4 +216,51 @@ Deno.test("mqtt.js contract 4: an MQTT 5 PUBACK refusal is an ErrorWithReasonCod
     conn.publish("t", "x", { qos: 1, retain: false }, resolve)
   );
   assert.equal(late?.reason, "connection-lost");
+});
+
+Deno.test("mqtt.js contract 5: mqtt.js takes SUBSCRIBE identifiers from messageIdProvider and gives them back on SUBACK", async () => {
+  const ids = new PacketIds();
+  const broker = new ScriptedBroker((bytes, b) => {
+    if (bytes[0] === 0x10) b.send(CONNACK_3);
+    if (bytes[0] === 0x82) b.send([0x90, 3, bytes[2], bytes[3], 1]); // SUBACK, same id
+  });
+  const duplex = transportDuplex(broker);
+  const client = new MqttClient(() => duplex, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    log: () => {},
+    messageIdProvider: ids,
+  });
+  await new Promise((r) => client.once("connect", r));
+  assert.equal(ids.allocate(), 1, "ours first");
+  const granted = await client.subscribeAsync("t", { qos: 1 });
+  assert.equal(granted[0].qos, 1);
+  const subscribe = broker.written.find((w) => w[0] === 0x82)!;
+  assert.equal((subscribe[2] << 8) | subscribe[3], 2, "mqtt.js took the next one from us");
+  assert.equal(ids.size, 1, "and gave it back on SUBACK (ours still in use)");
+  await new Promise((r) => client.end(true, {}, () => r(undefined)));
+  duplex.destroy();
+});
+
+Deno.test("MqttConnection: end() sends DISCONNECT only after the PUBACKs of our PUBLISHes", async () => {
+  let release!: () => void;
+  const acked = new Promise<void>((r) => release = r);
+  const broker = new ScriptedBroker((bytes, b) => {
+    if (bytes[0] === 0x10) b.send(CONNACK_3);
+    if ((bytes[0] & 0xf0) === 0x30) {
+      const id = (bytes[5] << 8) | bytes[6];
+      acked.then(() => b.send([0x40, 2, id >> 8, id & 0xff]));
+    }
+  });
+  const conn = await open(broker, 4);
+  const done = new Promise<MqttPublishError | undefined>((resolve) =>
+    conn.publish("t", "x", { qos: 1, retain: false }, resolve)
+  );
+  const ended = conn.end(5_000);
+  await tick();
+  assert.deepEqual(broker.packetTypes(), [0x30], "no DISCONNECT while the PUBACK is due");
+  release();
+  assert.equal(await done, undefined);
+  await ended;
+  assert.deepEqual(broker.packetTypes(), [0x30, 0xe0], "DISCONNECT after the PUBACK");
 });
