@@ -183,6 +183,8 @@ export class MqttConnection {
   /** Our QoS 1 PUBLISHes waiting for their PUBACK, by packet identifier. */
   readonly #outgoing = new Map<number, PublishCallback | undefined>();
   #onOutgoingEmpty: (() => void) | undefined;
+  /** end() has begun: no new PUBLISH goes out. */
+  #ending = false;
 
   private constructor(readonly options: MqttConnectionOptions) {
     this.closed = new Promise((r) => this.#resolveClosed = r);
@@ -404,8 +406,9 @@ export class MqttConnection {
     opts: { qos: QoS; retain: boolean },
     callback?: PublishCallback,
   ): void {
-    if (!this.#open) {
-      // A closed mqtt.js client has closed its stores; publishing would throw.
+    const duplex = this.#duplex;
+    if (!this.#open || this.#ending || duplex.writableEnded || duplex.destroyed) {
+      // Closed, or ending (as mqtt.js refuses a publish while it disconnects).
       callback?.(new MqttPublishError("Connection closed", { reason: "connection-lost" }));
       return;
     }
@@ -432,15 +435,15 @@ export class MqttConnection {
     };
     const written = opts.qos === 0 && callback ? () => callback() : undefined;
     if (bytes.length < SEPARATE_PAYLOAD_BYTES) {
-      this.#duplex.write(publishHeader(topic, bytes.length, o, bytes), written);
+      duplex.write(publishHeader(topic, bytes.length, o, bytes), written);
       return;
     }
     // A large payload follows its header as it is: the Duplex gathers both into its reused
     // buffer (duplex.ts) instead of a new buffer per message.
-    this.#duplex.cork();
-    this.#duplex.write(publishHeader(topic, bytes.length, o));
-    this.#duplex.write(toBuffer(bytes), written);
-    this.#duplex.uncork();
+    duplex.cork();
+    duplex.write(publishHeader(topic, bytes.length, o));
+    duplex.write(toBuffer(bytes), written);
+    duplex.uncork();
   }
 
   /**
@@ -467,6 +470,7 @@ export class MqttConnection {
   /** Sends DISCONNECT and closes (no last will). Resolves once closed. */
   async end(timeoutMs = 2_000): Promise<void> {
     if (this.#open) {
+      this.#ending = true;
       this.#lastError = new Error("disconnected by the bridge");
       this.#acks.flush(); // before the DISCONNECT
       // DISCONNECT only once our PUBLISHes are acknowledged (as mqtt.js does for its own, and

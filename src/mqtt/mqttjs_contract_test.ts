@@ -4,9 +4,8 @@
  * transport, so every byte the client sends is seen.
  */
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
-import { MqttClient, type Packet } from "mqtt";
+import { MqttClient } from "mqtt";
 import {
   type IncomingMessage,
   MqttConnectError,
