@@ -30,7 +30,7 @@ Deno.test("the compile task includes every Worker module (deno compile does not 
       workers.push(`${file.slice(root.length, file.lastIndexOf("/") + 1)}${m[1]}`);
     }
   }
-  assert.deepEqual(workers, ["src/outbox/_worker.ts"]);
+  // None today (the outbox's store left its Worker); one added must be listed in the task.
   assert.deepEqual(included, workers);
 });
 

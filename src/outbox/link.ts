@@ -1,10 +1,12 @@
 /**
  * How the outbox reaches its file: requests to an OutboxStore, answered asynchronously.
  *
- * The store runs in a Worker (`_worker.ts`) so that SQLite's writes and fsyncs never block the
- * bridge's event loop: an fsync takes 0.2 ms on this machine's disk and 5-30 ms on a device's
- * flash, and a 4 KiB message costs about 20 us of writing. `InlineLink` runs the same handler on
- * the calling thread (tests that kill the process at a chosen SQLite call).
+ * `SyncedLink` (what `run` uses) keeps SQLite on the event loop but its fsyncs off it: an fsync
+ * takes 0.2 ms on this machine's disk and 5-30 ms on a device's flash, and must not hold up the
+ * bridge. (It replaced a Worker that ran the whole store on its own thread: the same throughput,
+ * less CPU per message, and 10-12 MB less memory, the cost of a second isolate; bench/FINDINGS.md.)
+ * `InlineLink` runs the store with synchronous = FULL, fsyncs included, on the calling thread
+ * (tests that kill the process at a chosen SQLite call).
  */
 import type { OutboxStore, StoredRow } from "./store.ts";
 
@@ -39,11 +41,11 @@ export interface StoreFailure {
 
 export interface StoreLink {
   request<R extends StoreRequest>(request: R): Promise<Reply<R>>;
-  /** Ends the worker (after `close`). */
+  /** Lets go of what the link holds (after `close`). */
   terminate(): void;
 }
 
-/** Runs one request against `store` (the one handler of the worker and the inline link). */
+/** Runs one request against `store` (the one handler of both links). */
 export function handle(
   store: OutboxStore,
   request: StoreRequest,
@@ -87,55 +89,6 @@ export function failureOf(e: unknown): StoreFailure {
   };
 }
 
-/** The store in a Worker thread. */
-export class WorkerLink implements StoreLink {
-  readonly #worker: Worker;
-  #next = 1;
-  readonly #pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  #dead: Error | undefined;
-
-  constructor(path: string) {
-    this.#worker = new Worker(new URL("./_worker.ts", import.meta.url).href, { type: "module" });
-    this.#worker.onmessage = (e: MessageEvent) => {
-      const { id, reply, failure } = e.data as {
-        id: number;
-        reply?: unknown;
-        failure?: StoreFailure;
-      };
-      const p = this.#pending.get(id);
-      this.#pending.delete(id);
-      if (failure) p?.reject(failureError(failure));
-      else p?.resolve(reply);
-    };
-    this.#worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.#dead = new Error(`Outbox worker failed: ${e.message}`);
-      for (const p of this.#pending.values()) p.reject(this.#dead);
-      this.#pending.clear();
-    };
-    this.request({ op: "open", path }).catch(() => {}); // a failure shows on the next request
-  }
-
-  request<R extends StoreRequest>(request: R): Promise<Reply<R>> {
-    if (this.#dead) return Promise.reject(this.#dead);
-    const id = this.#next++;
-    const transfer = request.op === "write"
-      ? [...new Set(request.rows.map((r) => r.data.buffer))]
-      : [];
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#worker.postMessage({ id, request }, transfer as ArrayBuffer[]);
-    });
-  }
-
-  terminate(): void {
-    this.#worker.terminate();
-    const gone = new Error("Outbox worker terminated");
-    for (const p of this.#pending.values()) p.reject(gone);
-    this.#pending.clear();
-  }
-}
-
 /** The store on the calling thread; replies still arrive asynchronously. */
 export class InlineLink implements StoreLink {
   constructor(private readonly store: OutboxStore) {}
@@ -149,4 +102,51 @@ export class InlineLink implements StoreLink {
   }
 
   terminate(): void {}
+}
+
+/**
+ * The store on the calling thread, its fsyncs off it. SQLite commits with synchronous = NORMAL:
+ * the WAL is written, not synced (microseconds; a SIGKILL loses nothing committed). Then the
+ * WAL is fdatasync'ed by Deno's blocking-I/O threads (`FsFile.syncData()`, which does not hold
+ * the event loop) before the write is answered, so what the outbox reports durable has reached
+ * the disk, as with synchronous = FULL. The directory is fsynced once, after the first write, so
+ * that the WAL's own name survives a power cut too. SQLite's checkpoints (about every 4 MB of
+ * WAL) still sync on this thread.
+ */
+export class SyncedLink implements StoreLink {
+  #wal: Deno.FsFile | undefined;
+
+  constructor(private readonly store: OutboxStore) {}
+
+  async request<R extends StoreRequest>(request: R): Promise<Reply<R>> {
+    let reply: Reply<R>;
+    try {
+      reply = handle(this.store, request) as Reply<R>;
+    } catch (e) {
+      throw failureError(failureOf(e));
+    }
+    if (request.op === "write") await this.#syncWal();
+    if (request.op === "close") this.#wal?.close();
+    return reply;
+  }
+
+  async #syncWal(): Promise<void> {
+    if (!this.#wal) {
+      const path = `${this.store.path}-wal`;
+      this.#wal = await Deno.open(path, { read: true });
+      await syncDirectory(path.slice(0, path.lastIndexOf("/")) || ".");
+    }
+    await this.#wal.syncData();
+  }
+
+  terminate(): void {}
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const d = await Deno.open(dir, { read: true });
+  try {
+    await d.sync();
+  } finally {
+    d.close();
+  }
 }

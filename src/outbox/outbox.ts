@@ -6,8 +6,8 @@
  *          └──────────────> next(): m, in seq order (before or after its commit)
  *   remove(seq) (the cloud's PUBACK) ──> acked_through moves ──> rows deleted at a commit
  *
- * 1. Group commit: the file is written by a Worker (link.ts), one transaction and one fsync at
- *    a time. A batch is what arrived while the previous commit ran; while more than BUSY_RATE
+ * 1. Group commit: the file is written one transaction and one fsync at a time, the fsync off
+ *    the event loop (link.ts). A batch is what arrived while the previous commit ran; while more than BUSY_RATE
  *    messages a second arrive, commits are also paced to one every COMMIT_INTERVAL_MS (unless a
  *    batch is large). So batches grow with the rate and the disk's latency, flash sees few
  *    writes, and the event loop never waits for the disk.
@@ -32,7 +32,7 @@
 import { clearImmediate, setImmediate } from "node:timers";
 import { getLogger, type Logger } from "../log.ts";
 import { decodeRecords, encodeRecords, encodeTopic, RecordError, recordSize } from "./codec.ts";
-import { InlineLink, type StoreLink, WorkerLink } from "./link.ts";
+import { InlineLink, type StoreLink, SyncedLink } from "./link.ts";
 import {
   isCorruption,
   moveAside,
@@ -55,7 +55,7 @@ export interface OutboxOptions {
   readonly cacheBytes?: number;
   /** Wall clock in ms (tests). */
   readonly now?: () => number;
-  /** SQLite on this thread instead of a Worker (tests that kill the process mid-commit). */
+  /** synchronous = FULL, fsyncs on this thread (tests that kill the process mid-commit). */
   readonly inline?: boolean;
 }
 
@@ -104,7 +104,7 @@ interface Commit {
 /**
  * While busy (BUSY_RATE), time between the starts of two commits unless a batch is large (see
  * LARGE_BATCH_BYTES). Measured with 100 B messages at 7-9k msg/s: 20 ms instead of 5 ms halved
- * the worker's CPU per message (4 against 8 us) and the bytes written (270 against 430). The
+ * the store's CPU per message (4 against 8 us) and the bytes written (270 against 430). The
  * local broker's window (Receive Maximum 1000) covers the wait up to 50,000 msg/s.
  */
 const COMMIT_INTERVAL_MS = 20;
@@ -122,8 +122,8 @@ const RATE_WINDOW_MS = 50;
 const LARGE_BATCH_BYTES = 512 * 1024;
 /**
  * A commit's messages go in rows of at most this size (a larger message gets a row of its
- * own), encoded into buffers that travel to the worker with the write and come back with its
- * reply, to be used again. Fresh buffers cost more than everything else the outbox does on
+ * own), encoded into buffers that go to the store with the write and come back with its reply,
+ * to be used again. Fresh buffers cost more than everything else the outbox does on
  * the event loop: 10-15 us per 4 KiB message to allocate and 6-9 us to fill under load here
  * (page faults, and V8's garbage collection paced by external memory), against 2 us in warm
  * memory.
@@ -176,7 +176,7 @@ export class Outbox {
   #oldestStoredAt: number | undefined;
 
   /** Committed, not yet handed out by next(): seq > #takenThrough, contiguous. */
-  /** Row buffers back from the worker (step 1). */
+  /** Row buffers back from the store (step 1). */
   readonly #pool: ArrayBuffer[] = [];
   #cache: OutboxMessage[] = [];
   #cacheHead = 0;
@@ -246,7 +246,7 @@ export class Outbox {
     const log = options.log ?? getLogger("outbox");
     let store: OutboxStore;
     try {
-      store = OutboxStore.open(options.path);
+      store = OutboxStore.open(options.path, { synchronous: options.inline ? "FULL" : "NORMAL" });
     } catch (e) {
       if (!(e instanceof OutboxUnreadableError)) throw e;
       const aside = moveAside(options.path);
@@ -254,7 +254,7 @@ export class Outbox {
         `${e.message}: moved aside to "${aside}"; starting with an empty outbox ` +
           `(messages in the old file are not sent)`,
       );
-      store = OutboxStore.open(options.path);
+      store = OutboxStore.open(options.path, { synchronous: options.inline ? "FULL" : "NORMAL" });
     }
     let start;
     try {
@@ -268,12 +268,7 @@ export class Outbox {
       store.close();
       throw e;
     }
-    let link: StoreLink;
-    if (options.inline) link = new InlineLink(store);
-    else {
-      store.close();
-      link = new WorkerLink(options.path);
-    }
+    const link: StoreLink = options.inline ? new InlineLink(store) : new SyncedLink(store);
     const outbox = new Outbox(link, options, log, start);
     if (start.expireThrough !== undefined) outbox.#expireThrough(start.expireThrough);
     log.info("Outbox opened", {
@@ -474,7 +469,7 @@ export class Outbox {
       this.#batchBytes = 0;
     }
     if (!commit && !this.#ackedDirty) return this.#wakeFlushWaiters();
-    // Encoded anew for a retry: the first request took the bytes to the worker.
+    // Encoded anew for a retry: the first request took the bytes with it.
     const rows = commit ? this.#toRows(commit.batch) : [];
     let rowBytes = 0;
     for (const r of rows) rowBytes += r.data.length;

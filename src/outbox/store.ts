@@ -1,7 +1,9 @@
 /**
- * The outbox file: SQLite through `node:sqlite`, in WAL mode with `synchronous = FULL` (the WAL
+ * The outbox file: SQLite through `node:sqlite`, in WAL mode. With `synchronous = FULL` the WAL
  * is fsynced at every commit, so a commit that returned survives a power cut on storage that
- * honours fsync; a SIGKILL loses nothing committed in any mode).
+ * honours fsync; `run` opens it with `synchronous = NORMAL` and fsyncs the WAL itself, off the
+ * event loop, before a commit counts (link.ts SyncedLink). A SIGKILL loses nothing committed in
+ * any mode.
  *
  * Schema (PRAGMA user_version 1, application_id "hsmb"):
  *
@@ -107,7 +109,11 @@ export class OutboxStore {
    * not a database or not an outbox; other errors (permissions) as node:sqlite throws them.
    * `check: false` skips SQLite's integrity check (a file checked a moment ago).
    */
-  static open(path: string, { check = true } = {}): OutboxStore {
+  static open(
+    path: string,
+    { check = true, synchronous = "FULL" }: { check?: boolean; synchronous?: "FULL" | "NORMAL" } =
+      {},
+  ): OutboxStore {
     return OutboxStore.#opened(path, () => new DatabaseSync(path), (db) => {
       if (isNew(db)) {
         // auto_vacuum must be chosen before the first table exists.
@@ -118,7 +124,7 @@ export class OutboxStore {
         checkIdentity(path, db);
       }
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
+      db.exec(`PRAGMA synchronous = ${synchronous}`);
       db.exec(`PRAGMA journal_size_limit = ${8 * 1024 * 1024}`);
       if (check) {
         const r = db.prepare("PRAGMA quick_check(1)").get() as { quick_check: string };
