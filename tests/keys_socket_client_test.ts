@@ -53,6 +53,27 @@ function p256Answers(spki: Uint8Array): (f: Frame1) => Frame1 {
   };
 }
 
+/** ChooseScheme against a server that answers with Error(message); `check` judges the error. */
+async function refusedWith(
+  dir: string,
+  message: string,
+  check: (e: unknown, socketPath: string) => void,
+): Promise<void> {
+  await using server = FakeP11Server.start(
+    `${dir}/p11.sock`,
+    () => encodeFrame({ type: "Error", message }),
+  );
+  const request = new P11Client({ socketPath: server.path }).chooseScheme(
+    [0x0403],
+    "pkcs11:token=edge",
+    new Secret("0000"),
+  );
+  await assert.rejects(request, (e: unknown) => {
+    check(e, server.path);
+    return true;
+  });
+}
+
 Deno.test("the client says why it cannot reach the server: no socket, nobody listening, no answer in time", async () => {
   await using dir = await tempDir();
   const missing = new P11Client({ socketPath: `${dir.path}/none.sock` });
@@ -195,23 +216,13 @@ Deno.test("a PIN the server refused is a credential error (exit 78), other refus
     ],
   ]);
   for (const [message, exitCode] of refusals) {
-    await using server = FakeP11Server.start(
-      `${dir.path}/p11.sock`,
-      () => encodeFrame({ type: "Error", message }),
-    );
-    const request = new P11Client({ socketPath: server.path }).chooseScheme(
-      [0x0403],
-      "pkcs11:token=edge",
-      new Secret("0000"),
-    );
-    await assert.rejects(request, (e: unknown) => {
+    await refusedWith(dir.path, message, (e, socketPath) => {
       assert.ok(e instanceof P11ServerError);
       assert.equal(exitCodeOf(e), exitCode ?? 1);
       assert.equal(
         e.message,
-        `tedge-p11-server at "${server.path}" refused ChooseSchemeRequest: ${message}`,
+        `tedge-p11-server at "${socketPath}" refused ChooseSchemeRequest: ${message}`,
       );
-      return true;
     });
   }
 });
@@ -258,23 +269,13 @@ Deno.test("a PIN the server reports locked is a PinLockedError (exit 1, waited o
       'PKCS #11 service failed: PIN locked for token "edge": C_Login returned CKR_PIN_LOCKED',
     ]
   ) {
-    await using server = FakeP11Server.start(
-      `${dir.path}/p11.sock`,
-      () => encodeFrame({ type: "Error", message }),
-    );
-    const request = new P11Client({ socketPath: server.path }).chooseScheme(
-      [0x0403],
-      "pkcs11:token=edge",
-      new Secret("0000"),
-    );
-    await assert.rejects(request, (e: unknown) => {
+    await refusedWith(dir.path, message, (e) => {
       assert.ok(e instanceof PinLockedError, String(e));
       assert.ok(e.cause instanceof P11ServerError);
       assert.equal(exitCodeOf(e), 1);
       assert.equal(isCredentialError(e), false);
       assert.match(e.message, /^PIN locked for the token behind tedge-p11-server at ".*": /);
       assert.match(e.message, /tpm2_dictionarylockout --clear-lockout/);
-      return true;
     });
   }
 });
