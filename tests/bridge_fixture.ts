@@ -14,6 +14,7 @@ import {
   c8yProfile,
   type CloudProfile,
 } from "../src/bridge/mod.ts";
+import { healthPayload } from "../src/bridge/mod.ts";
 import { denoTlsTransport, tcpTransport } from "../src/mqtt/mod.ts";
 import { Mosquitto } from "./helpers/mosquitto.ts";
 import { type IssuedCertificate, TestPki } from "./helpers/pki.ts";
@@ -25,6 +26,9 @@ import { Stunnel } from "./helpers/stunnel.ts";
 import { SoftTpm, TPM2_PKCS11_MODULE } from "./helpers/tpm.ts";
 
 export const DEVICE_ID = "hsm-bridge-test-device";
+/** The 102 "up" line the bridge publishes on the cloud's s/us at every CONNACK (COMPAT.md 3). */
+export const UP_102 =
+  `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
 
 export interface BridgeEnvOptions {
   /** Persistence for the cloud broker (needed when it restarts under a subscriber). */
@@ -379,4 +383,34 @@ function tomlText(values: Record<string, string>): string {
     tables.set(table, [...(tables.get(table) ?? []), `${key.slice(i + 1)} = ${value}`]);
   }
   return [...tables].map(([t, l]) => `[${t}]\n${l.join("\n")}\n`).join("\n");
+}
+
+/**
+ * The test's own clients watching what `run` bridges: on the cloud `s/us` and the measurements,
+ * on the local broker `c8y/s/#` and the health topic. `up()` waits for health up and 102 up.
+ */
+export async function watchBothSides(env: BridgeEnv) {
+  const cloud = await env.cloudClient("cloud-app");
+  const local = await env.localClient("device-app");
+  const cloudInbox = new Inbox(cloud);
+  const localInbox = new Inbox(local);
+  await cloud.subscribeAsync(["s/us", "measurement/#"], { qos: 1 });
+  await local.subscribeAsync(["c8y/s/#", env.profile.healthTopic], { qos: 1 });
+  return {
+    cloud,
+    local,
+    cloudInbox,
+    localInbox,
+    async up(): Promise<void> {
+      await localInbox.waitFor(
+        (m) => m.topic === env.profile.healthTopic && m.payload === healthPayload(true),
+        "health up",
+        20_000,
+      );
+      await cloudInbox.waitFor((m) => m.payload === UP_102, "102 up");
+    },
+    async end(): Promise<void> {
+      await Promise.all([cloud.endAsync(), local.endAsync()]);
+    },
+  };
 }

@@ -11,9 +11,8 @@ import {
   healthPayload,
 } from "../src/bridge/mod.ts";
 import { setLogSink } from "../src/log.ts";
-import { BridgeEnv, DEVICE_ID, eventually, Inbox, sleep } from "./bridge_fixture.ts";
+import { BridgeEnv, DEVICE_ID, eventually, Inbox, sleep, UP_102 as UP } from "./bridge_fixture.ts";
 
-const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
 const DOWN = UP.replace(/up$/, "down");
 
 Deno.test("bridge forwards the Cumulocity topics both ways and nothing else", async () => {

@@ -12,11 +12,10 @@ import mqtt from "mqtt";
 import { healthPayload } from "../src/bridge/mod.ts";
 import { tcpTransport } from "../src/mqtt/mod.ts";
 import { setLogSink } from "../src/log.ts";
-import { BridgeEnv, DEVICE_ID, eventually, Inbox, sleep } from "./bridge_fixture.ts";
+import { BridgeEnv, eventually, Inbox, sleep, UP_102 as UP } from "./bridge_fixture.ts";
 import { MqttTap, PacketType } from "./bridge_proxy.ts";
 import { Mosquitto } from "./helpers/mosquitto.ts";
 
-const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
 /** Messages waiting for the gate (within mosquitto's default 3.1.1 in-flight window of 20). */
 const N = 10;
 /** Time for a PUBLISH the bridge should not send to reach the proxy. */

@@ -14,12 +14,13 @@ import {
   RunDevice,
   sleep,
   TOKEN_PIN,
+  UP_102 as UP,
+  watchBothSides,
 } from "./bridge_fixture.ts";
 import { Mosquitto } from "./helpers/mosquitto.ts";
 import { run } from "./helpers/process.ts";
 import { countCalls, PKCS11_SPY_MODULE, SOFTHSM_MODULE, spyEnv } from "./helpers/softhsm.ts";
 
-const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
 const DOWN = UP.replace(/up$/, "down");
 
 for (const kind of ["file", "softhsm", "socket"] as KeyKind[]) {
@@ -29,20 +30,11 @@ for (const kind of ["file", "softhsm", "socket"] as KeyKind[]) {
       "c8y.bridge.keepalive_interval": `"45s"`, // not the default (60 s)
       ...(kind === "file" ? { "mqtt.bridge.built_in": "false" } : {}),
     });
-    const cloud = await env.cloudClient("cloud-app");
-    const local = await env.localClient("device-app");
-    const cloudInbox = new Inbox(cloud);
-    const localInbox = new Inbox(local);
-    await cloud.subscribeAsync(["s/us", "measurement/#"], { qos: 1 });
-    await local.subscribeAsync(["c8y/s/#", env.profile.healthTopic], { qos: 1 });
+    const watch = await watchBothSides(env);
+    const { cloud, local, cloudInbox, localInbox } = watch;
     const bridge = device.start();
     try {
-      await localInbox.waitFor(
-        (m) => m.topic === env.profile.healthTopic && m.payload === healthPayload(true),
-        "health up",
-        20_000,
-      );
-      await cloudInbox.waitFor((m) => m.payload === UP, "102 up");
+      await watch.up();
       // How each side connected, as the brokers saw it (mosquitto: p2 = MQTT 3.1.1, p5 =
       // MQTT 5, c = clean session, k = keepalive): cloud = device id, clean, c8y keepalive;
       // local = tedge-mapper-bridge-c8y, persistent session, MQTT 5.
@@ -79,7 +71,7 @@ for (const kind of ["file", "softhsm", "socket"] as KeyKind[]) {
       }
     } finally {
       await bridge.stop("SIGKILL");
-      await Promise.all([cloud.endAsync(), local.endAsync()]);
+      await watch.end();
     }
   });
 

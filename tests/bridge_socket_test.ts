@@ -4,10 +4,8 @@
  * server's token refuses stops the bridge (exit 78) instead of retrying it.
  */
 import assert from "node:assert/strict";
-import { BridgeEnv, DEVICE_ID, Inbox, RunDevice, sleep } from "./bridge_fixture.ts";
+import { BridgeEnv, Inbox, RunDevice, sleep, UP_102 as UP } from "./bridge_fixture.ts";
 import { startP11ServerProcess } from "./helpers/p11_server.ts";
-
-const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
 
 Deno.test("run in socket mode reconnects on its backoff while p11-server is down, and stops on a refused PIN", async () => {
   await using env = await BridgeEnv.create();

@@ -6,11 +6,8 @@
  * hsm-bridge p11-server), and refuse it when set to TLS 1.3 only.
  */
 import assert from "node:assert/strict";
-import { healthPayload } from "../src/bridge/mod.ts";
-import { BridgeEnv, DEVICE_ID, Inbox, type KeyKind, RunDevice } from "./bridge_fixture.ts";
+import { BridgeEnv, DEVICE_ID, type KeyKind, RunDevice, watchBothSides } from "./bridge_fixture.ts";
 import { runCli } from "./helpers/cli.ts";
-
-const UP = `102,${DEVICE_ID}:device:main:service:tedge-mapper-c8y,service,tedge-mapper-c8y,up`;
 
 for (const kind of ["softhsm", "socket"] as KeyKind[]) {
   Deno.test(`check tls and run reach a TLS 1.2-only MQTT endpoint (stunnel4) with a token key (${kind}), both ways`, async () => {
@@ -40,20 +37,11 @@ for (const kind of ["softhsm", "socket"] as KeyKind[]) {
     assert.equal(strict.stderr.trim().split("\n").length, 1, strict.stderr);
 
     // run: messages cross both ways through the terminator.
-    const cloud = await env.cloudClient("cloud-app");
-    const local = await env.localClient("device-app");
-    const cloudInbox = new Inbox(cloud);
-    const localInbox = new Inbox(local);
-    await cloud.subscribeAsync(["s/us", "measurement/#"], { qos: 1 });
-    await local.subscribeAsync(["c8y/s/#", env.profile.healthTopic], { qos: 1 });
+    const watch = await watchBothSides(env);
+    const { cloud, local, cloudInbox, localInbox } = watch;
     const bridge = device.start();
     try {
-      await localInbox.waitFor(
-        (m) => m.topic === env.profile.healthTopic && m.payload === healthPayload(true),
-        "health up",
-        20_000,
-      );
-      await cloudInbox.waitFor((m) => m.payload === UP, "102 up");
+      await watch.up();
       for (let i = 0; i < 20; i++) {
         await local.publishAsync("c8y/s/us", `200,tls12,T,${i}`, { qos: 1 });
         await cloud.publishAsync("s/ds", `510,tls12-${i}`, { qos: 1 });
@@ -78,7 +66,7 @@ for (const kind of ["softhsm", "socket"] as KeyKind[]) {
       assert.doesNotMatch(env.terminator!.log, /TLSv1\.3/);
     } finally {
       await bridge.stop("SIGKILL");
-      await Promise.all([cloud.endAsync(), local.endAsync()]);
+      await watch.end();
     }
   });
 }
