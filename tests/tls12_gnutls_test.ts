@@ -1,38 +1,13 @@
 /**
  * Interop: our client against `gnutls-serv` restricted to TLS 1.2 (`-VERS-ALL:+VERS-TLS1.2`),
- * a second TLS 1.2 implementation beside OpenSSL: each key type, each AEAD, and the refusals
+ * a second TLS 1.2 implementation beside OpenSSL: each AEAD, and the refusals
  * GnuTLS can be configured into (no extended master secret, no secure renegotiation). The
- * server runs in its own network namespace with the client (tests/tls_gnutls_client.ts).
+ * server runs in its own network namespace with the client (tests/tls_gnutls_client.ts). Each
+ * key type over TLS 1.2 is in tls_gnutls_test.ts, beside TLS 1.3.
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./helpers/process.ts";
-import { CLIENT_KINDS, runGnutlsClient, tlsFixture } from "./tls_helpers.ts";
-
-const TLS12 = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
-
-Deno.test("TLS 1.2: mutual handshake with gnutls-serv for each client key type", async () => {
-  await using dir = await tempDir("tls12-gnutls-");
-  const fx = await tlsFixture(dir.path);
-  try {
-    const schemes = {
-      p256: "ecdsa_secp256r1_sha256",
-      p384: "ecdsa_secp384r1_sha384",
-      rsa2048: "rsa_pss_rsae_sha256",
-      ed25519: "ed25519",
-    };
-    for (const kind of CLIENT_KINDS) {
-      const { result, r } = await runGnutlsClient(fx, kind, { priority: TLS12 });
-      assert.equal(result.ok, true, `${kind}: ${JSON.stringify(result)}\n${r.stderr}`);
-      const info = result.info as Record<string, unknown>;
-      assert.equal(info.version, "TLSv1.2");
-      assert.equal(info.extendedMasterSecret, true);
-      assert.equal(info.clientSignatureScheme, schemes[kind]);
-      assert.match(result.answer as string, /HTTP\/1\.[01] 200/);
-    }
-  } finally {
-    await fx.close();
-  }
-});
+import { GNUTLS_TLS12 as TLS12, runGnutlsClient, tlsFixture } from "./tls_helpers.ts";
 
 Deno.test("TLS 1.2: each AEAD with gnutls-serv, ECDSA and RSA server certificates", async () => {
   await using dir = await tempDir("tls12-gnutls-");

@@ -5,32 +5,36 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./helpers/process.ts";
-import { CLIENT_KINDS, runGnutlsClient, tlsFixture } from "./tls_helpers.ts";
+import { CLIENT_KINDS, GNUTLS_TLS12, runGnutlsClient, tlsFixture } from "./tls_helpers.ts";
 
-Deno.test("TLS client completes a mutual handshake with gnutls-serv for each client key type", async () => {
-  await using dir = await tempDir("tls-gnutls-");
-  const fx = await tlsFixture(dir.path);
-  try {
-    const schemes = {
-      p256: "ecdsa_secp256r1_sha256",
-      p384: "ecdsa_secp384r1_sha384",
-      rsa2048: "rsa_pss_rsae_sha256",
-      ed25519: "ed25519",
-    };
-    for (const kind of CLIENT_KINDS) {
-      const { result, r } = await runGnutlsClient(fx, kind);
-      assert.equal(result.ok, true, `${kind}: ${JSON.stringify(result)}\n${r.stderr}`);
-      const info = result.info as Record<string, unknown>;
-      assert.equal(info.version, "TLSv1.3");
-      assert.equal(info.clientSignatureScheme, schemes[kind]);
-      assert.equal(info.sni, "localhost");
-      // gnutls-serv answers the request (HTTP by default) over the encrypted channel.
-      assert.match(result.answer as string, /HTTP\/1\.[01] 200/);
+for (const version of ["TLSv1.3", "TLSv1.2"] as const) {
+  Deno.test(`TLS client completes a ${version} mutual handshake with gnutls-serv for each client key type`, async () => {
+    await using dir = await tempDir("tls-gnutls-");
+    const fx = await tlsFixture(dir.path);
+    try {
+      const schemes = {
+        p256: "ecdsa_secp256r1_sha256",
+        p384: "ecdsa_secp384r1_sha384",
+        rsa2048: "rsa_pss_rsae_sha256",
+        ed25519: "ed25519",
+      };
+      for (const kind of CLIENT_KINDS) {
+        const priority = version === "TLSv1.2" ? { priority: GNUTLS_TLS12 } : {};
+        const { result, r } = await runGnutlsClient(fx, kind, priority);
+        assert.equal(result.ok, true, `${kind}: ${JSON.stringify(result)}\n${r.stderr}`);
+        const info = result.info as Record<string, unknown>;
+        assert.equal(info.version, version);
+        assert.equal(info.clientSignatureScheme, schemes[kind]);
+        if (version === "TLSv1.3") assert.equal(info.sni, "localhost");
+        else assert.equal(info.extendedMasterSecret, true);
+        // gnutls-serv answers the request (HTTP by default) over the encrypted channel.
+        assert.match(result.answer as string, /HTTP\/1\.[01] 200/);
+      }
+    } finally {
+      await fx.close();
     }
-  } finally {
-    await fx.close();
-  }
-});
+  });
+}
 
 Deno.test("TLS client negotiates each cipher suite with gnutls-serv", async () => {
   await using dir = await tempDir("tls-gnutls-");

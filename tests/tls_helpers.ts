@@ -16,6 +16,9 @@ import {
   startOpensslServer,
 } from "./helpers/tls_servers.ts";
 
+/** gnutls-serv's priority string for TLS 1.2 only. */
+export const GNUTLS_TLS12 = "NORMAL:-VERS-ALL:+VERS-TLS1.2";
+
 /** Client key types the issue asks for: P-256, P-384, RSA-2048 (PSS) and Ed25519. */
 export const CLIENT_KINDS = ["p256", "p384", "rsa2048", "ed25519"] as const;
 export type ClientKind = typeof CLIENT_KINDS[number];
