@@ -26,14 +26,13 @@ export class RunKey {
 
   private constructor(readonly opener: () => Promise<ClosableSigningKey>) {}
 
-  /** Opens the key; throws any error but a locked PIN (see step 2). */
+  /** Opens the key; throws any error but a locked PIN or an absent server (see step 2). */
   static async open(opener: () => Promise<ClosableSigningKey>): Promise<RunKey> {
     const runKey = new RunKey(opener);
     try {
       runKey.#key = await opener();
     } catch (e) {
-      if (!passing(e)) throw e;
-      runKey.blocked(e);
+      if (!(runKey.blocked(e) instanceof ConnectBlockedError)) throw e;
     }
     return runKey;
   }
@@ -92,9 +91,4 @@ export class RunKey {
   async close(): Promise<void> {
     await this.#key?.close();
   }
-}
-
-/** What passes with time: a locked PIN, a tedge-p11-server that is down or restarting. */
-function passing(e: unknown): Error | undefined {
-  return findError(e, PinLockedError) ?? findError(e, P11ConnectionError);
 }
