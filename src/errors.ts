@@ -45,12 +45,17 @@ export function exitCodeOf(e: unknown): number {
   return kind ? EXIT_CODES[kind] : EXIT_FAILURE;
 }
 
-/** The first error in `e`'s cause chain (`e` included) of the given kind. */
-export function findKind(e: unknown, kind: ErrorKind): Error | undefined {
+/** `e` and its causes, outermost first, at most MAX_CAUSE_DEPTH of them (a cycle ends there). */
+function* causeChain(e: unknown): Generator<Error> {
   for (let c = e, depth = 0; c instanceof Error && depth < MAX_CAUSE_DEPTH; depth++) {
-    if (kindOf(c) === kind) return c;
+    yield c;
     c = c.cause;
   }
+}
+
+/** The first error in `e`'s cause chain (`e` included) of the given kind. */
+export function findKind(e: unknown, kind: ErrorKind): Error | undefined {
+  for (const c of causeChain(e)) if (kindOf(c) === kind) return c;
   return undefined;
 }
 
@@ -59,10 +64,7 @@ export function findError<T extends Error>(
   e: unknown,
   cls: new (...args: never[]) => T,
 ): T | undefined {
-  for (let c = e, depth = 0; c instanceof Error && depth < MAX_CAUSE_DEPTH; depth++) {
-    if (c instanceof cls) return c;
-    c = c.cause;
-  }
+  for (const c of causeChain(e)) if (c instanceof cls) return c;
   return undefined;
 }
 
