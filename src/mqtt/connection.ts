@@ -134,14 +134,6 @@ export class MqttPublishError extends Error {
     this.reason = failure.reason;
     this.reasonCode = failure.reasonCode;
   }
-
-  /** mqtt.js's publish callback error, classified: a reason code means the broker refused. */
-  static from(e: Error): MqttPublishError {
-    if (e instanceof MqttPublishError) return e;
-    return e instanceof ErrorWithReasonCode
-      ? new MqttPublishError(e.message, { reason: "refused", reasonCode: e.code }, { cause: e })
-      : new MqttPublishError(e.message, { reason: "connection-lost" }, { cause: e });
-  }
 }
 
 /** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
