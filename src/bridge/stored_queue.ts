@@ -1,13 +1,15 @@
 /**
  * The local -> cloud queue on the outbox (store and forward): a QoS 1 message is acked to the
- * local broker once it is on disk, and leaves the outbox on the cloud's PUBACK.
+ * local broker once it is safe (on disk, or acked by the cloud), and leaves the outbox on the
+ * cloud's PUBACK.
  *
  *   local ──PUBLISH m──> push() ──append──> outbox ──commit──> PUBACK m to local
- *                                             │
+ *                                             │                  ^ (or sooner:)
  *   cloud <──PUBLISH m── next() <─────────────┘     cloud PUBACK ──> done(): removed
  *
- * 1. Nothing is acked locally before its commit returned. (A message whose local connection
- *    closed before that is stored all the same, and the broker sends it again: a duplicate.)
+ * 1. Nothing is acked locally before its commit returned or the cloud acked it (and all
+ *    before it), in order. (A message whose local connection closed before that is stored all
+ *    the same, and the broker sends it again: a duplicate.)
  * 2. The cloud gets messages in outbox order, without waiting for their commit; after a lost
  *    cloud connection, what it did not ack goes out again first. The outbox resumes after the
  *    last acked message on a restart.

@@ -43,22 +43,27 @@ async function stored(
   }
 }
 
-Deno.test("HalfBridge on the outbox acks the source once the message is on disk, not before, and sends it without waiting for the disk", async () => {
+Deno.test("HalfBridge on the outbox acks the source once a message is on disk or taken by the cloud, in order, and sends it without waiting for the disk", async () => {
   await stored(async (h, outbox) => {
     const src = new FakeSource();
     const dst = new FakeTarget();
     h.targetReady(dst);
     h.accept(msg("a", 1), src);
     h.accept(msg("b", 2), src);
-    assert.deepEqual(dst.sent.map((s) => s.payload), ["a", "b"]);
-    dst.sent[0].callback!(); // the cloud may ack before the commit: still no local ack
-    assert.deepEqual(src.acks, [], "no ack before the commit");
-    await outbox.flush();
+    h.accept(msg("c", 3), src);
+    assert.deepEqual(dst.sent.map((s) => s.payload), ["a", "b", "c"]);
+    dst.sent[1].callback!(); // the cloud takes b before the commit; a is neither stored nor taken
+    assert.deepEqual(src.acks, [], "acks go in order: b waits for a");
+    dst.sent[0].callback!(); // and a: both are safe, before their commit
     assert.deepEqual(src.acks, [1, 2]);
-    assert.equal(outbox.depth, 1, "b stays stored until the cloud acks it");
+    await outbox.flush();
+    assert.deepEqual(src.acks, [1, 2, 3]);
+    assert.equal(outbox.depth, 1, "c stays stored until the cloud acks it");
+    // Only c was written: one record of topic "s/us" (4 bytes), payload 1 byte, 7 bytes framing.
+    assert.equal(outbox.stats().bytes, 4 + 1 + 7);
     dst.ackAll();
     assert.equal(outbox.depth, 0);
-    assert.equal(h.counters.forwarded, 2);
+    assert.equal(h.counters.forwarded, 3);
   });
 });
 

@@ -2,16 +2,21 @@
  * The durable outbox of the local -> cloud direction: a FIFO of messages on disk, numbered in
  * the order they arrived (seq), written by group commit.
  *
- *   append(m, durable) ──> batch (memory) ──commit──> file ──> durable(): the caller acks m
+ *   append(m, safe) ──> batch (memory) ──commit──> file ──> safe(): the caller acks m
  *          └──────────────> next(): m, in seq order (before or after its commit)
- *   remove(seq) (the cloud's PUBACK) ──> acked_through moves ──> rows deleted at a commit
+ *   remove(seq) (the cloud's PUBACK) ──> acked_through moves ──> safe() if not yet
+ *                                                          └──> rows deleted at a commit
  *
  * 1. Group commit: the file is written one transaction and one fsync at a time, the fsync off
  *    the event loop (link.ts). A batch is what arrived while the previous commit ran; while more than BUSY_RATE
  *    messages a second arrive, commits are also paced to one every COMMIT_INTERVAL_MS (unless a
  *    batch is large). So batches grow with the rate and the disk's latency, flash sees few
  *    writes, and the event loop never waits for the disk.
- *    Nothing is reported durable before its commit returned.
+ *    A message is reported safe (the caller acks it to the local broker) once it is in the
+ *    file or in the cloud: when its commit returned, or, if sooner, when the cloud acked it
+ *    and every message before it (acked_through passed it). Safe reports go in seq order.
+ *    Messages the cloud acked before their commit started are not written at all: with the
+ *    cloud reachable, flash sees only what the cloud did not take within a commit's wait.
  * 2. Appended messages are handed out by `next()` at once, in order, without waiting for
  *    their commit: only the local ack waits for the disk, not the cloud. (A crash between the
  *    cloud's PUBACK and the commit means a duplicate when the local broker sends the message
@@ -92,7 +97,8 @@ interface Uncommitted {
   readonly topicBytes: Uint8Array;
   readonly payload: Uint8Array;
   readonly retain: boolean;
-  readonly durable: () => void;
+  /** Step 1: runs once the message is safe; cleared when it ran. */
+  safe: (() => void) | undefined;
 }
 
 /** A commit sent to the store (its messages' seqs are contiguous). */
@@ -151,6 +157,9 @@ export class Outbox {
   readonly #cacheBytes: number;
 
   #batch: Uncommitted[] = [];
+  /** Step 1: appended messages not reported safe yet, in seq order, from `#unsafeHead`. */
+  #unsafe: Uncommitted[] = [];
+  #unsafeHead = 0;
   #batchBytes = 0;
   /** The commit the store is working on, or one to retry. */
   #commit: Commit | undefined;
@@ -299,15 +308,15 @@ export class Outbox {
   }
 
   /**
-   * Queues a message for the next commit (and for `next()` at once); `durable` runs once it
-   * is on disk. "full": it would pass the size cap (hold it, try again after `onRoom`);
-   * "too_large": it never fits.
+   * Queues a message for the next commit (and for `next()` at once); `safe` runs once it is
+   * on disk or acked by the cloud (step 1). "full": it would pass the size cap (hold it, try
+   * again after `onRoom`); "too_large": it never fits.
    */
   append(
     topic: string,
     payload: Uint8Array,
     retain: boolean,
-    durable: () => void,
+    safe: () => void,
   ): AppendResult {
     const topicBytes = encodeTopic(topic);
     const size = recordSize(topicBytes, payload);
@@ -319,7 +328,9 @@ export class Outbox {
     }
     const seq = this.#nextSeq++;
     this.#arrivals++;
-    this.#batch.push({ seq, topic, topicBytes, payload, retain, durable });
+    const m: Uncommitted = { seq, topic, topicBytes, payload, retain, safe };
+    this.#batch.push(m);
+    this.#unsafe.push(m);
     this.#batchBytes += size;
     this.#cached({ seq, topic, payload, qos: 1, retain });
     this.#schedule(true);
@@ -352,6 +363,7 @@ export class Outbox {
     if (seq === this.#ackedThrough + 1) {
       this.#ackedThrough = seq;
       while (this.#ackedAbove.delete(this.#ackedThrough + 1)) this.#ackedThrough++;
+      this.#reportSafe();
     } else {
       this.#ackedAbove.add(seq);
     }
@@ -462,12 +474,13 @@ export class Outbox {
     this.#cancel();
     this.#retrying = false;
     if (this.#failed || this.#writing) return;
-    let commit = this.#commit;
+    let commit = this.#commit && this.#unwritten(this.#commit.batch);
     if (!commit && this.#batch.length) {
-      commit = this.#commit = { batch: this.#batch, bytes: this.#batchBytes };
+      commit = this.#unwritten(this.#batch);
       this.#batch = [];
       this.#batchBytes = 0;
     }
+    this.#commit = commit;
     if (!commit && !this.#ackedDirty) return this.#wakeFlushWaiters();
     // Encoded anew for a retry: the first request took the bytes with it.
     const rows = commit ? this.#toRows(commit.batch) : [];
@@ -508,7 +521,7 @@ export class Outbox {
     this.#oldestStoredAt = oldestStoredAt;
     if (commit) {
       this.#committedThrough = commit.batch[commit.batch.length - 1].seq;
-      for (const m of commit.batch) m.durable();
+      this.#reportSafe();
     }
     if (freed) {
       this.#wantsRoom = false;
@@ -544,6 +557,44 @@ export class Outbox {
 
   #wakeFlushWaiters(): void {
     for (const w of this.#flushWaiters.splice(0)) w();
+  }
+
+  /**
+   * Step 1: the commit of `batch` (seq order), without the messages the cloud acked already:
+   * a prefix, acked_through being contiguous. Undefined when that leaves none.
+   */
+  #unwritten(batch: Uncommitted[]): Commit | undefined {
+    let skip = 0;
+    while (skip < batch.length && batch[skip].seq <= this.#ackedThrough) skip++;
+    if (skip === batch.length) return undefined;
+    const rest = skip ? batch.slice(skip) : batch;
+    let bytes = 0;
+    for (const m of rest) bytes += recordSize(m.topicBytes, m.payload);
+    return { batch: rest, bytes };
+  }
+
+  /**
+   * Step 1: reports safe, in seq order, the oldest messages that are committed or acked by the
+   * cloud; stops at the first that is neither.
+   */
+  #reportSafe(): void {
+    while (this.#unsafeHead < this.#unsafe.length) {
+      const m = this.#unsafe[this.#unsafeHead];
+      if (m.seq > this.#committedThrough && m.seq > this.#ackedThrough) {
+        // Steady traffic may never empty the list: drop the reported head now and then.
+        if (this.#unsafeHead >= 1024 && this.#unsafeHead * 2 >= this.#unsafe.length) {
+          this.#unsafe.splice(0, this.#unsafeHead);
+          this.#unsafeHead = 0;
+        }
+        return;
+      }
+      this.#unsafe[this.#unsafeHead++] = undefined as unknown as Uncommitted; // let it go
+      const safe = m.safe;
+      m.safe = undefined;
+      safe?.();
+    }
+    this.#unsafe = [];
+    this.#unsafeHead = 0;
   }
 
   /** Step 1: a commit's messages as rows of at most ROW_BYTES, in pooled buffers. */

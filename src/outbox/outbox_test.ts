@@ -60,23 +60,62 @@ async function drain(outbox: Outbox): Promise<OutboxMessage[]> {
 
 const names = (ms: OutboxMessage[]) => ms.map((m) => dec(m.payload));
 
-Deno.test("Outbox reports a message durable only once its commit returned, and hands it out in order at once", async () => {
+Deno.test("Outbox reports a message safe once its commit returned, and hands it out in order at once", async () => {
   await withDir(async (dir) => {
     const outbox = open(dir);
     try {
-      const durable = appendAll(outbox, ["a", "b", "c"]);
-      assert.deepEqual(durable, [], "nothing durable before the commit");
+      const safe = appendAll(outbox, ["a", "b", "c"]);
+      assert.deepEqual(safe, [], "nothing safe before the commit");
       // Sending need not wait for the disk; only the local ack does.
       const sent = [outbox.next()!, outbox.next()!, outbox.next()!];
       assert.deepEqual(names(sent), ["a", "b", "c"]);
       assert.deepEqual(sent.map((m) => m.seq), [1, 2, 3]);
       assert.equal(outbox.stats().uncommitted, 3);
       assert.equal(outbox.depth, 0);
-      outbox.remove(1); // the cloud may ack before the commit
       await outbox.flush();
-      assert.deepEqual(durable, ["a", "b", "c"]);
+      assert.deepEqual(safe, ["a", "b", "c"]);
       assert.equal(outbox.stats().commits, 1, "one transaction for the burst");
-      assert.equal(outbox.depth, 2);
+      assert.equal(outbox.depth, 3);
+    } finally {
+      await outbox.close();
+    }
+  });
+});
+
+Deno.test("Outbox reports safe, in order, what the cloud acked before its commit, and does not write it", async () => {
+  await withDir(async (dir) => {
+    let outbox = open(dir);
+    const safe = appendAll(outbox, ["a", "b", "c", "d"]);
+    const sent = [outbox.next()!, outbox.next()!, outbox.next()!, outbox.next()!];
+    outbox.remove(sent[1].seq); // b first: a is neither on disk nor in the cloud
+    assert.deepEqual(safe, [], "safe reports go in order");
+    outbox.remove(sent[0].seq);
+    assert.deepEqual(safe, ["a", "b"], "acked by the cloud: safe before any commit");
+    await outbox.flush();
+    assert.deepEqual(safe, ["a", "b", "c", "d"], "each reported once");
+    assert.equal(outbox.stats().bytes, 2 * (1 + 1 + 7), "only c and d written (topic t, 1 byte)");
+    assert.equal(outbox.depth, 2);
+    // While a commit runs, the cloud's ack of one of its messages reports it at once.
+    const more = appendAll(outbox, ["e", "f"]);
+    const committing = outbox.flush(); // e and f are in this commit now
+    outbox.remove(sent[2].seq);
+    outbox.remove(sent[3].seq);
+    for (const m of [outbox.next()!, outbox.next()!]) outbox.remove(m.seq);
+    assert.deepEqual(more, ["e", "f"], "taken by the cloud during their commit");
+    await committing;
+    await outbox.flush();
+    assert.deepEqual(more, ["e", "f"], "not reported again by the commit");
+    assert.equal(outbox.depth, 0);
+    // Everything acked, the last ones never written: a restart numbers on after them.
+    appendAll(outbox, ["g"]);
+    outbox.remove(outbox.next()!.seq);
+    await outbox.close();
+    outbox = open(dir);
+    try {
+      assert.equal(outbox.depth, 0);
+      appendAll(outbox, ["h"]);
+      await outbox.flush();
+      assert.deepEqual((await drain(outbox)).map((m) => [dec(m.payload), m.seq]), [["h", 8]]);
     } finally {
       await outbox.close();
     }
