@@ -11,6 +11,8 @@
  * Usage: deno run -A <the compile task's --v8-flags> bench/floor_child.ts PORT [--bare]
  * With --bare nothing is imported or connected (the runtime alone): "up" comes at once.
  */
+import { Buffer } from "node:buffer";
+
 const [portArg, mode] = Deno.args;
 const bare = mode === "--bare";
 
@@ -58,7 +60,7 @@ if (!bare) {
   subscriber.on("message", () => {
     if (++received === wanted) onAll();
   });
-  const payload = new Uint8Array(100);
+  const payload = Buffer.alloc(100);
   burst = (n) =>
     new Promise<void>((resolve) => {
       received = 0;
