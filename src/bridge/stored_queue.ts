@@ -41,11 +41,11 @@ export class StoredQueue implements MessageQueue<QueuedMessage> {
   }
 
   get size(): number {
-    return this.#held.length + this.#qos0.length + this.outbox.uncommitted + this.outbox.depth;
+    return this.#held.length + this.#qos0.length + this.outbox.pending;
   }
 
   get held(): number {
-    return this.#held.length + this.#qos0.length + this.outbox.uncommitted;
+    return this.#held.length + this.#qos0.length + this.outbox.unsafe;
   }
 
   /** Messages waiting for room in a full outbox. */

@@ -177,3 +177,20 @@ Deno.test("HalfBridge on the outbox resumes a paused source once a commit acked 
     assert.deepEqual(changes, [true, false]);
   }, { pressure: { high: 4, low: 2, onChange: (p) => changes.push(p) } });
 });
+
+Deno.test("HalfBridge on the outbox resumes a paused source once the cloud acked what it held, before any commit", async () => {
+  const changes: boolean[] = [];
+  await stored(async (h, outbox) => {
+    const src = new FakeSource();
+    const dst = new FakeTarget();
+    h.targetReady(dst);
+    for (let i = 1; i <= 5; i++) h.accept(msg(`m${i}`, i), src);
+    assert.deepEqual(changes, [true], "paused: 5 held unacked");
+    dst.ackAll(); // all five are safe in the cloud: none is written, and the source goes on
+    assert.deepEqual(src.acks, [1, 2, 3, 4, 5]);
+    assert.deepEqual(changes, [true, false]);
+    await outbox.flush();
+    assert.equal(outbox.stats().bytes, 0, "nothing written");
+    assert.deepEqual(changes, [true, false]);
+  }, { pressure: { high: 4, low: 2, onChange: (p) => changes.push(p) } });
+});

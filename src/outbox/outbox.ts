@@ -307,6 +307,16 @@ export class Outbox {
     return this.#batch.length + (this.#commit?.batch.length ?? 0);
   }
 
+  /** Messages in the outbox and not gone: committed or not (those the cloud acked excluded). */
+  get pending(): number {
+    return this.#nextSeq - 1 - this.#ackedThrough - this.#ackedAbove.size;
+  }
+
+  /** Messages appended and not reported safe yet (their source still holds them unacked). */
+  get unsafe(): number {
+    return this.#unsafe.length - this.#unsafeHead;
+  }
+
   /**
    * Queues a message for the next commit (and for `next()` at once); `safe` runs once it is
    * on disk or acked by the cloud (step 1). "full": it would pass the size cap (hold it, try

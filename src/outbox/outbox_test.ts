@@ -87,10 +87,13 @@ Deno.test("Outbox reports safe, in order, what the cloud acked before its commit
     let outbox = open(dir);
     const safe = appendAll(outbox, ["a", "b", "c", "d"]);
     const sent = [outbox.next()!, outbox.next()!, outbox.next()!, outbox.next()!];
+    assert.deepEqual([outbox.unsafe, outbox.pending], [4, 4]);
     outbox.remove(sent[1].seq); // b first: a is neither on disk nor in the cloud
     assert.deepEqual(safe, [], "safe reports go in order");
+    assert.deepEqual([outbox.unsafe, outbox.pending], [4, 3]);
     outbox.remove(sent[0].seq);
     assert.deepEqual(safe, ["a", "b"], "acked by the cloud: safe before any commit");
+    assert.deepEqual([outbox.unsafe, outbox.pending], [2, 2]);
     await outbox.flush();
     assert.deepEqual(safe, ["a", "b", "c", "d"], "each reported once");
     assert.equal(outbox.stats().bytes, 2 * (1 + 1 + 7), "only c and d written (topic t, 1 byte)");
