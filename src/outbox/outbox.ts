@@ -97,8 +97,8 @@ interface Uncommitted {
   readonly topicBytes: Uint8Array;
   readonly payload: Uint8Array;
   readonly retain: boolean;
-  /** Step 1: runs once the message is safe; cleared when it ran. */
-  safe: (() => void) | undefined;
+  /** Step 1: runs once the message is safe. */
+  readonly safe: () => void;
 }
 
 /** A commit sent to the store (its messages' seqs are contiguous). */
@@ -157,9 +157,6 @@ export class Outbox {
   readonly #cacheBytes: number;
 
   #batch: Uncommitted[] = [];
-  /** Step 1: appended messages not reported safe yet, in seq order, from `#unsafeHead`. */
-  #unsafe: Uncommitted[] = [];
-  #unsafeHead = 0;
   #batchBytes = 0;
   /** The commit the store is working on, or one to retry. */
   #commit: Commit | undefined;
@@ -174,6 +171,8 @@ export class Outbox {
   #nextSeq: number;
   /** The last seq committed. */
   #committedThrough: number;
+  /** Step 1: every message with seq <= this was reported safe (reports go in seq order). */
+  #reportedThrough: number;
   /** Every message with seq <= this is gone. */
   #ackedThrough: number;
   /** Gone messages above `#ackedThrough` (acks out of order: a refused message, say). */
@@ -239,7 +238,7 @@ export class Outbox {
     this.#cacheMessages = options.cacheMessages ?? 4_000;
     this.#cacheBytes = options.cacheBytes ?? 4 * 1024 * 1024;
     this.#ackedThrough = this.#takenThrough = start.ackedThrough;
-    this.#committedThrough = start.lastSeq;
+    this.#committedThrough = this.#reportedThrough = start.lastSeq;
     this.#nextSeq = start.lastSeq + 1;
     this.#bytes = start.bytes;
     this.#oldestStoredAt = start.oldestStoredAt;
@@ -314,7 +313,7 @@ export class Outbox {
 
   /** Messages appended and not reported safe yet (their source still holds them unacked). */
   get unsafe(): number {
-    return this.#unsafe.length - this.#unsafeHead;
+    return this.#nextSeq - 1 - this.#reportedThrough;
   }
 
   /**
@@ -338,9 +337,7 @@ export class Outbox {
     }
     const seq = this.#nextSeq++;
     this.#arrivals++;
-    const m: Uncommitted = { seq, topic, topicBytes, payload, retain, safe };
-    this.#batch.push(m);
-    this.#unsafe.push(m);
+    this.#batch.push({ seq, topic, topicBytes, payload, retain, safe });
     this.#batchBytes += size;
     this.#cached({ seq, topic, payload, qos: 1, retain });
     this.#schedule(true);
@@ -373,7 +370,9 @@ export class Outbox {
     if (seq === this.#ackedThrough + 1) {
       this.#ackedThrough = seq;
       while (this.#ackedAbove.delete(this.#ackedThrough + 1)) this.#ackedThrough++;
-      this.#reportSafe();
+      // Step 1: safe in the cloud; the commit's messages come before the batch's.
+      this.#reportSafe(this.#commit?.batch, this.#ackedThrough);
+      this.#reportSafe(this.#batch, this.#ackedThrough);
     } else {
       this.#ackedAbove.add(seq);
     }
@@ -484,9 +483,9 @@ export class Outbox {
     this.#cancel();
     this.#retrying = false;
     if (this.#failed || this.#writing) return;
-    let commit = this.#commit && this.#unwritten(this.#commit.batch);
+    let commit = this.#commit && this.#unwritten(this.#commit);
     if (!commit && this.#batch.length) {
-      commit = this.#unwritten(this.#batch);
+      commit = this.#unwritten({ batch: this.#batch, bytes: this.#batchBytes });
       this.#batch = [];
       this.#batchBytes = 0;
     }
@@ -531,7 +530,7 @@ export class Outbox {
     this.#oldestStoredAt = oldestStoredAt;
     if (commit) {
       this.#committedThrough = commit.batch[commit.batch.length - 1].seq;
-      this.#reportSafe();
+      this.#reportSafe(commit.batch, this.#committedThrough);
     }
     if (freed) {
       this.#wantsRoom = false;
@@ -570,41 +569,32 @@ export class Outbox {
   }
 
   /**
-   * Step 1: the commit of `batch` (seq order), without the messages the cloud acked already:
-   * a prefix, acked_through being contiguous. Undefined when that leaves none.
+   * Step 1: `commit` without the messages the cloud acked already (a prefix of its batch,
+   * acked_through being contiguous); undefined when that leaves none.
    */
-  #unwritten(batch: Uncommitted[]): Commit | undefined {
+  #unwritten(commit: Commit): Commit | undefined {
+    const { batch } = commit;
+    let { bytes } = commit;
     let skip = 0;
-    while (skip < batch.length && batch[skip].seq <= this.#ackedThrough) skip++;
+    for (; skip < batch.length && batch[skip].seq <= this.#ackedThrough; skip++) {
+      bytes -= recordSize(batch[skip].topicBytes, batch[skip].payload);
+    }
     if (skip === batch.length) return undefined;
-    const rest = skip ? batch.slice(skip) : batch;
-    let bytes = 0;
-    for (const m of rest) bytes += recordSize(m.topicBytes, m.payload);
-    return { batch: rest, bytes };
+    return skip ? { batch: batch.slice(skip), bytes } : commit;
   }
 
   /**
-   * Step 1: reports safe, in seq order, the oldest messages that are committed or acked by the
-   * cloud; stops at the first that is neither.
+   * Step 1: reports safe, in seq order, the messages of `batch` (contiguous seqs) up to
+   * `through` that were not reported yet. Callers go from the oldest batch to the newest.
    */
-  #reportSafe(): void {
-    while (this.#unsafeHead < this.#unsafe.length) {
-      const m = this.#unsafe[this.#unsafeHead];
-      if (m.seq > this.#committedThrough && m.seq > this.#ackedThrough) {
-        // Steady traffic may never empty the list: drop the reported head now and then.
-        if (this.#unsafeHead >= 1024 && this.#unsafeHead * 2 >= this.#unsafe.length) {
-          this.#unsafe.splice(0, this.#unsafeHead);
-          this.#unsafeHead = 0;
-        }
-        return;
-      }
-      this.#unsafe[this.#unsafeHead++] = undefined as unknown as Uncommitted; // let it go
-      const safe = m.safe;
-      m.safe = undefined;
-      safe?.();
+  #reportSafe(batch: readonly Uncommitted[] | undefined, through: number): void {
+    if (!batch?.length) return;
+    const first = batch[0].seq;
+    const last = Math.min(through, first + batch.length - 1);
+    while (this.#reportedThrough < last) {
+      const seq = ++this.#reportedThrough;
+      if (seq >= first) batch[seq - first].safe();
     }
-    this.#unsafe = [];
-    this.#unsafeHead = 0;
   }
 
   /** Step 1: a commit's messages as rows of at most ROW_BYTES, in pooled buffers. */
