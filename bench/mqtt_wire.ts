@@ -7,6 +7,7 @@
  * Supported: CONNECT/CONNACK, SUBSCRIBE/SUBACK, PUBLISH QoS 0/1 both ways, PUBACK, DISCONNECT
  * (MQTT 3.1.1, OASIS standard, section 3). Keepalive 0 (no PINGREQ needed).
  */
+import { remainingLength } from "../tests/helpers/mqtt_bytes.ts";
 
 export interface TlsEndpoint {
   caCerts: string[];
@@ -22,18 +23,6 @@ export interface Endpoint {
 }
 
 const enc = new TextEncoder();
-
-/** MQTT "Variable Byte Integer" remaining length (3.1.1 section 2.2.3). */
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
 
 function utf8String(s: string): number[] {
   const b = enc.encode(s);

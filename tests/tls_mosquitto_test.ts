@@ -6,21 +6,11 @@
 import assert from "node:assert/strict";
 import { connectTls, TlsAlertReceivedError, type TlsConnection } from "../src/tls/mod.ts";
 import { Mosquitto } from "./helpers/mosquitto.ts";
+import { remainingLength } from "./helpers/mqtt_bytes.ts";
 import { tempDir } from "./helpers/process.ts";
 import { CLIENT_KINDS, clientOptions, tlsFixture, within } from "./tls_helpers.ts";
 
 const te = new TextEncoder();
-
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
 
 function packet(type: number, body: Uint8Array): Uint8Array {
   return new Uint8Array([type, ...remainingLength(body.length), ...body]);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { remainingLength } from "../../tests/helpers/mqtt_bytes.ts";
 import { type InboundPublish, InboundSplitter } from "./inbound.ts";
 
 const enc = new TextEncoder();
@@ -28,17 +29,6 @@ function publish(
   ];
   const flags = (o.dup ? 8 : 0) | (qos << 1) | (o.retain ? 1 : 0);
   return [0x30 | flags, ...remainingLength(body.length), ...body];
-}
-
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
 }
 
 const CONNACK = [0x20, 2, 0, 0];
