@@ -15,7 +15,8 @@
  *
  * With an outbox, local -> cloud is store and forward (stored_queue.ts): a QoS 1 message is
  * acked locally once it is on disk (or in the cloud) and leaves the outbox on the cloud's
- * PUBACK, so a cloud outage costs disk, not messages. Without one, it is acked locally on the cloud's PUBACK.
+ * PUBACK, so a cloud outage costs disk, not messages. Without one, it is acked locally on the
+ * cloud's PUBACK.
  *
  * Only `cli` reads configuration; this takes a typed options object, and transport factories
  * so that the same bridge runs over our TLS client (token key), Deno TLS (file key) or TCP.
