@@ -70,3 +70,38 @@ export interface MessageQueue<M extends QueuedMessage = QueuedMessage> {
   /** Set by the half bridge: messages became ready to send (`next()`), or `held` fell. */
   onReady: () => void;
 }
+
+/**
+ * Messages whose target connection was lost before their PUBACK: they go out again first, in
+ * arrival order (`seq`), whatever order their losses were reported in (sorted when taken).
+ */
+export class ResendList<M extends { readonly seq: number }> {
+  #messages: M[] = [];
+  #sorted = true;
+
+  get length(): number {
+    return this.#messages.length;
+  }
+
+  push(message: M): void {
+    const last = this.#messages.at(-1);
+    if (last && last.seq > message.seq) this.#sorted = false;
+    this.#messages.push(message);
+  }
+
+  /** The oldest message, or undefined. */
+  shift(): M | undefined {
+    if (!this.#sorted) {
+      this.#messages.sort((a, b) => a.seq - b.seq);
+      this.#sorted = true;
+    }
+    return this.#messages.shift();
+  }
+
+  /** Drops the messages `keep` refuses; returns how many. */
+  keepOnly(keep: (message: M) => boolean): number {
+    const before = this.#messages.length;
+    this.#messages = this.#messages.filter(keep);
+    return before - this.#messages.length;
+  }
+}

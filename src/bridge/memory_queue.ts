@@ -3,7 +3,13 @@
  * PUBACK arrived (at-least-once without a disk: the source broker keeps what we did not ack).
  * Used for cloud -> local, and for local -> cloud when the outbox is off.
  */
-import { ackAtSource, type MessageQueue, type QueuedMessage, type SourceLink } from "./links.ts";
+import {
+  ackAtSource,
+  type MessageQueue,
+  type QueuedMessage,
+  ResendList,
+  type SourceLink,
+} from "./links.ts";
 
 export interface MemoryEntry extends QueuedMessage {
   readonly source: SourceLink;
@@ -17,8 +23,7 @@ export class MemoryQueue implements MessageQueue<MemoryEntry> {
   #unsent: MemoryEntry[] = [];
   #head = 0;
   /** Sent on a connection that was lost: out again first, in arrival order. */
-  #resend: MemoryEntry[] = [];
-  #resendSorted = true;
+  readonly #resend = new ResendList<MemoryEntry>();
   #size = 0;
   #seq = 0;
   onReady: () => void = () => {};
@@ -49,7 +54,7 @@ export class MemoryQueue implements MessageQueue<MemoryEntry> {
 
   next(): MemoryEntry | undefined {
     for (;;) {
-      const entry = this.#takeResend() ?? this.#takeUnsent();
+      const entry = this.#resend.shift() ?? this.#takeUnsent();
       if (!entry) return undefined;
       // From a source connection that is gone and will redeliver it: not worth sending.
       if (this.sourceRedelivers && entry.qos === 1 && !entry.source.isOpen) {
@@ -66,8 +71,6 @@ export class MemoryQueue implements MessageQueue<MemoryEntry> {
   }
 
   retry(entry: MemoryEntry): void {
-    const last = this.#resend.at(-1);
-    if (last && last.seq > entry.seq) this.#resendSorted = false;
     this.#resend.push(entry);
   }
 
@@ -75,21 +78,9 @@ export class MemoryQueue implements MessageQueue<MemoryEntry> {
     if (!this.sourceRedelivers) return;
     const keep = (e: MemoryEntry) => e.source !== source || e.qos !== 1;
     const unsent = this.#unsent.slice(this.#head).filter(keep);
-    const resend = this.#resend.filter(keep);
-    this.#size -= this.#unsent.length - this.#head - unsent.length +
-      this.#resend.length - resend.length;
+    this.#size -= this.#unsent.length - this.#head - unsent.length + this.#resend.keepOnly(keep);
     this.#unsent = unsent;
     this.#head = 0;
-    this.#resend = resend;
-  }
-
-  #takeResend(): MemoryEntry | undefined {
-    if (!this.#resend.length) return undefined;
-    if (!this.#resendSorted) {
-      this.#resend.sort((a, b) => a.seq - b.seq);
-      this.#resendSorted = true;
-    }
-    return this.#resend.shift();
   }
 
   #takeUnsent(): MemoryEntry | undefined {

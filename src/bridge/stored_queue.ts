@@ -20,7 +20,13 @@
  */
 import type { Logger } from "../log.ts";
 import type { Outbox, OutboxMessage } from "../outbox/mod.ts";
-import { ackAtSource, type MessageQueue, type QueuedMessage, type SourceLink } from "./links.ts";
+import {
+  ackAtSource,
+  type MessageQueue,
+  type QueuedMessage,
+  ResendList,
+  type SourceLink,
+} from "./links.ts";
 
 type Incoming = QueuedMessage & { readonly messageId?: number };
 
@@ -31,8 +37,7 @@ export class StoredQueue implements MessageQueue<QueuedMessage> {
   /** Step 4. */
   #qos0: QueuedMessage[] = [];
   /** Step 2: sent on a cloud connection that was lost; out again first, in seq order. */
-  #resend: OutboxMessage[] = [];
-  #resendSorted = true;
+  readonly #resend = new ResendList<OutboxMessage>();
   onReady: () => void = () => {};
 
   constructor(readonly outbox: Outbox, private readonly log: Logger) {
@@ -71,14 +76,7 @@ export class StoredQueue implements MessageQueue<QueuedMessage> {
 
   next(): QueuedMessage | undefined {
     if (this.#qos0.length) return this.#qos0.shift();
-    if (this.#resend.length) {
-      if (!this.#resendSorted) {
-        this.#resend.sort((a, b) => a.seq - b.seq);
-        this.#resendSorted = true;
-      }
-      return this.#resend.shift();
-    }
-    return this.outbox.next();
+    return this.#resend.shift() ?? this.outbox.next();
   }
 
   done(message: QueuedMessage): void {
@@ -86,10 +84,7 @@ export class StoredQueue implements MessageQueue<QueuedMessage> {
   }
 
   retry(message: QueuedMessage): void {
-    const m = message as OutboxMessage;
-    const last = this.#resend.at(-1);
-    if (last && last.seq > m.seq) this.#resendSorted = false;
-    this.#resend.push(m);
+    this.#resend.push(message as OutboxMessage);
   }
 
   /** Step 3: what the closed connection delivered and is held unacked comes again. */
